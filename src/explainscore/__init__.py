@@ -1,0 +1,5 @@
+"""explainscore: exact, fast, auditable explanations for lead-scoring models."""
+
+from ._version import __version__
+
+__all__ = ["__version__"]
