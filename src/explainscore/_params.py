@@ -42,9 +42,10 @@ def check_int(
     expected = f"an int in [{lo}, {hi}]"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise param_error(name, where, expected, value)
-    if (low is not None and value < low) or (high is not None and value > high):
+    number = int(value)
+    if (low is not None and number < low) or (high is not None and number > high):
         raise param_error(name, where, expected, value)
-    return int(value)
+    return number
 
 
 def check_number(

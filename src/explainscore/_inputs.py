@@ -1,0 +1,288 @@
+"""The input schema: captured once from the training or background data, checked at the door.
+
+Every row that reaches a model passes :meth:`Schema.validate` first. Column-level problems
+(a missing or unexpected column, a column of the wrong kind throughout, no rows) raise a typed
+:class:`~explainscore.exceptions.InputError` at once. Row-level problems (text in a numeric
+column, NaN or infinity where the model cannot take it) are collected per row, so a batch can
+explain its good rows and report the bad ones. Messages name the column and the row position,
+never a value: a lead's values may be personal data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import (
+    ColumnTypeError,
+    EmptyInputError,
+    InputError,
+    MissingColumnError,
+    NonFiniteValueError,
+    UnexpectedColumnError,
+)
+
+__all__ = ["ColumnSpec", "RowProblem", "Schema", "Validated"]
+
+ColumnKind = Literal["numeric", "categorical"]
+ProblemKind = Literal["not_a_number", "not_text", "missing", "infinite"]
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One raw input column as the model knows it."""
+
+    name: str
+    kind: ColumnKind
+    #: Whether the model accepts a missing value (NaN / None) in this column.
+    allow_missing: bool = False
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """Why one row cannot be explained."""
+
+    row: int
+    column: str
+    kind: ProblemKind
+
+    @property
+    def message(self) -> str:
+        what = {
+            "not_a_number": "holds text where a number is expected",
+            "not_text": "holds a number where a category (text) is expected",
+            "missing": "is missing, and the model cannot take missing values there",
+            "infinite": "is infinite",
+        }[self.kind]
+        return f"column {self.column!r} {what}"
+
+
+@dataclass(frozen=True)
+class Validated:
+    """Rows that passed the column checks, with the row-level problems found."""
+
+    frame: pd.DataFrame
+    problems: dict[int, RowProblem] = field(default_factory=dict)
+
+    @property
+    def good(self) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        mask = np.ones(len(self.frame), dtype=bool)
+        if self.problems:
+            mask[list(self.problems)] = False
+        return mask
+
+    def raise_first(self) -> None:
+        """Raise the typed error of the first problem row, if any."""
+        if not self.problems:
+            return
+        first = self.problems[min(self.problems)]
+        rows = sorted(r for r, p in self.problems.items() if p.column == first.column)
+        where = _rows_text(rows)
+        if first.kind in ("missing", "infinite"):
+            kind = "NaN or missing" if first.kind == "missing" else "infinite"
+            raise NonFiniteValueError(
+                f"Column {first.column!r} has {kind} values in {where}, which the model cannot "
+                "take. Fill or drop those rows, or pass on_error='skip' to explain the other "
+                "rows and report these.",
+                column=first.column,
+                rows=rows,
+            )
+        expected = "numbers" if first.kind == "not_a_number" else "text categories"
+        raise ColumnTypeError(
+            f"Column {first.column!r} must hold {expected}, but {where} do not. Fix those "
+            "rows, or pass on_error='skip' to explain the other rows and report these.",
+            column=first.column,
+        )
+
+
+def _rows_text(rows: Sequence[int]) -> str:
+    shown = ", ".join(str(r) for r in rows[:5])
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    noun = "row" if len(rows) == 1 else "rows"
+    return f"{noun} {shown}{more} (0-based positions)"
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The raw columns a model takes, in order, and how each may be filled.
+
+    Attributes
+    ----------
+    columns : tuple of ColumnSpec
+    wants_frame : bool
+        True when the model was fitted on a DataFrame (it checks column names), so rows are
+        passed to it as a DataFrame; otherwise as a 2-D array.
+    """
+
+    columns: tuple[ColumnSpec, ...]
+    wants_frame: bool
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @classmethod
+    def capture(cls, X: pd.DataFrame, *, wants_frame: bool) -> Schema:
+        """Read the columns and their kinds off a DataFrame of representative rows."""
+        specs = []
+        for name in X.columns:
+            col = X[name]
+            is_num = pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
+            specs.append(ColumnSpec(str(name), "numeric" if is_num else "categorical"))
+        return cls(tuple(specs), wants_frame)
+
+    def with_missing_allowed(self, allowed: Mapping[str, bool]) -> Schema:
+        cols = tuple(
+            replace(c, allow_missing=bool(allowed.get(c.name, False))) for c in self.columns
+        )
+        return replace(self, columns=cols)
+
+    # --- turning what the user passes into a frame --------------------------------------
+
+    def to_frame(self, X: Any, *, where: str) -> pd.DataFrame:
+        """Turn a DataFrame, Series, dict, list of dicts or array into a frame of our columns.
+
+        Column-level problems raise; row-level ones are left for :meth:`validate`.
+        """
+        names = self.names
+        if isinstance(X, pd.DataFrame):
+            frame = X
+        elif isinstance(X, pd.Series):
+            frame = X.to_frame().T
+        elif isinstance(X, Mapping):
+            frame = pd.DataFrame([dict(X)])
+        elif isinstance(X, Sequence) and not isinstance(X, str) and X and isinstance(X[0], Mapping):
+            frame = pd.DataFrame(list(X))
+        else:
+            arr = np.asarray(X, dtype=object if _has_text(X) else None)
+            if arr.ndim == 1:
+                arr = arr.reshape(1, -1)
+            if arr.ndim != 2:
+                raise InputError(
+                    f"{where} takes a DataFrame, a dict, a Series or a 2-D array of rows; "
+                    f"got an array with {arr.ndim} dimensions."
+                )
+            if arr.shape[1] != len(names):
+                raise InputError(
+                    f"{where} got rows with {arr.shape[1]} columns, but the model takes "
+                    f"{len(names)} ({', '.join(names[:6])}{', ...' if len(names) > 6 else ''}). "
+                    "Pass a DataFrame with named columns, or an array with the columns in "
+                    "the model's order."
+                )
+            frame = pd.DataFrame(arr, columns=names)
+        if len(frame) == 0:
+            raise EmptyInputError(f"{where} got no rows: pass at least one row to explain.")
+        frame.columns = [str(c) for c in frame.columns]
+        missing = [n for n in names if n not in frame.columns]
+        if missing:
+            raise MissingColumnError(
+                f"{where} got rows without the column(s) {_quote(missing)} that the model "
+                "was built on. Add them (a missing value may be allowed as NaN).",
+                columns=missing,
+            )
+        extra = [c for c in frame.columns if c not in set(names)]
+        if extra:
+            raise UnexpectedColumnError(
+                f"{where} got column(s) {_quote(extra)} that the model was not built on. "
+                "Drop them before explaining (keep identifiers in your own index).",
+                columns=extra,
+            )
+        return frame[names]
+
+    def validate(self, X: Any, *, where: str) -> Validated:
+        """Check ``X`` against the schema; see the module docstring."""
+        frame = self.to_frame(X, where=where)
+        problems: dict[int, RowProblem] = {}
+        out: dict[str, pd.Series[Any]] = {}
+        for spec in self.columns:
+            col = frame[spec.name]
+            if spec.kind == "numeric":
+                values, bad_kind = _as_numbers(col)
+                if bad_kind.all():
+                    raise ColumnTypeError(
+                        f"Column {spec.name!r} must hold numbers, but it holds text in every "
+                        "row. Convert it to numbers (for a CSV, check the separator and "
+                        "decimal mark).",
+                        column=spec.name,
+                    )
+                arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
+                _note(problems, bad_kind, spec.name, "not_a_number")
+                _note(problems, np.isinf(arr), spec.name, "infinite")
+                if not spec.allow_missing:
+                    _note(problems, np.isnan(arr) & ~bad_kind, spec.name, "missing")
+                out[spec.name] = values
+            else:
+                is_missing = col.isna().to_numpy()
+                not_text = ~is_missing & ~col.map(_is_text).to_numpy(dtype=bool)
+                if not_text.all():
+                    raise ColumnTypeError(
+                        f"Column {spec.name!r} must hold text categories, but it holds "
+                        "numbers in every row. Read it as text (for pandas: dtype=str).",
+                        column=spec.name,
+                    )
+                _note(problems, not_text, spec.name, "not_text")
+                if not spec.allow_missing:
+                    _note(problems, is_missing, spec.name, "missing")
+                out[spec.name] = col
+        clean = pd.DataFrame(out, index=frame.index)
+        return Validated(clean, problems)
+
+    def model_input(self, frame: pd.DataFrame) -> Any:
+        """The form the model takes: the frame itself, or its values as an array."""
+        if self.wants_frame:
+            return frame
+        if all(c.kind == "numeric" for c in self.columns):
+            return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+        return frame.to_numpy(dtype=object)
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _has_text(X: Any) -> bool:
+    try:
+        return np.asarray(X).dtype.kind in "OUS"
+    except (TypeError, ValueError):
+        return True
+
+
+def _as_numbers(col: pd.Series[Any]) -> tuple[pd.Series[Any], np.ndarray[Any, Any]]:
+    """Numeric values of a column and a mask of cells that are not numbers.
+
+    Numeric and boolean dtypes pass unchanged. An object column whose cells are all Python
+    numbers (rows given as dicts) is converted losslessly; cells holding text are flagged, not
+    coerced: explainscore never turns a word into a number or a NaN behind the user's back.
+    """
+    if pd.api.types.is_bool_dtype(col):
+        return col, np.zeros(len(col), dtype=bool)
+    if pd.api.types.is_numeric_dtype(col):
+        return col, np.zeros(len(col), dtype=bool)
+    bad = col.map(lambda v: isinstance(v, (str, bytes)) or not _is_number_or_missing(v))
+    bad_mask = bad.to_numpy(dtype=bool)
+    values = col.where(~bad, other=np.nan)
+    numbers = pd.to_numeric(values, errors="coerce")
+    return numbers, bad_mask
+
+
+def _is_number_or_missing(v: Any) -> bool:
+    if v is None:
+        return True
+    return isinstance(v, (int, float, np.integer, np.floating, np.bool_, bool))
+
+
+def _note(
+    problems: dict[int, RowProblem], mask: np.ndarray[Any, Any], column: str, kind: ProblemKind
+) -> None:
+    # The first problem found for a row is the one reported; a row is rejected once.
+    for row in np.flatnonzero(mask):
+        problems.setdefault(int(row), RowProblem(int(row), column, kind))
+
+
+def _quote(names: Sequence[str]) -> str:
+    shown = ", ".join(repr(n) for n in names[:8])
+    return shown + (f" and {len(names) - 8} more" if len(names) > 8 else "")

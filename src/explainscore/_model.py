@@ -1,0 +1,606 @@
+"""ExplainedModel: a scikit-learn meta-estimator that scores and explains every lead.
+
+The flow runs one way: rows are validated against the schema captured at fit/wrap time
+(``_inputs``), scored by the wrapped model, attributed by a backend from the registry
+(``attribution``) on the raw columns (``_pipeline`` maps a Pipeline's transformed columns back),
+checked for exactness (base value + sum of attributions == model output), and turned into
+reasons (``reasons``) and records (``_records``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
+
+from ._fingerprint import model_fingerprint
+from ._inputs import Schema
+from ._output import ModelKind, OutputFn, inspect_model, output_function
+from ._params import check_choice, check_int, param_error
+from ._pipeline import ModelStructure, decompose
+from ._records import Explanations, LeadExplanation, rejected_rows
+from .attribution._base import Attributor, ExplainContext, OutputSpace
+from .attribution._registry import BACKENDS, Backend, get_backend, method_names
+from .exceptions import (
+    ExplanationError,
+    FallbackWarning,
+    InputError,
+    ModelError,
+    NotFittedError,
+    ParameterError,
+    UnsupportedModelError,
+)
+from .reasons import FeatureNamer, compose_reasons
+
+__all__ = ["ExplainedModel"]
+
+_OUTPUT_SPACES = ("auto", "log_odds", "probability", "raw")
+_ON_ERROR = ("raise", "skip")
+
+
+@dataclass(frozen=True)
+class _Engine:
+    """Everything built once per fitted model and reused for every batch."""
+
+    schema: Schema
+    structure: ModelStructure
+    kind: ModelKind
+    backend: Backend
+    attributor: Attributor
+    output_space: OutputSpace
+    target_index: int | None
+    score_fn: OutputFn
+    output_fn: OutputFn
+    fingerprint: str
+    tolerance: float
+
+
+class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
+    """Wrap a fitted (or fittable) model so every prediction comes with its explanation.
+
+    Parameters
+    ----------
+    model : estimator or Pipeline
+        A scikit-learn compatible classifier or regressor (XGBoost, LightGBM and scikit-learn
+        models, Pipelines with a ColumnTransformer). Prefit models are explained as they are;
+        :meth:`fit` fits a clone.
+    background : DataFrame or array-like, optional
+        Representative rows of the raw inputs (typically a sample of the training data). They
+        define the input schema, the base value and the reference of interventional games.
+        Required for a prefit model; taken from the training data by :meth:`fit` when omitted.
+    top_k : int, default=3
+        Number of principal factors in each record and reason.
+    method : {"auto", "tree", "linear", "kernel", "lime"}, default="auto"
+        How attributions are computed. ``"auto"`` picks exact TreeSHAP for tree ensembles, the
+        closed form for linear models, and the exact model-agnostic method otherwise.
+    output_space : {"auto", "log_odds", "probability", "raw"}, default="auto"
+        The space in which attributions add up to the model output. ``"auto"`` is the method's
+        native space: log-odds for boosted trees and linear classifiers, probability for
+        forests and the model-agnostic method, raw for regressors.
+    target_class : label, optional
+        The class explained for classifiers. Default: the positive (last) class.
+    n_background : int, default=200
+        Background rows kept (sampled with ``random_state`` when more are given).
+    catalog : mapping, optional
+        Column name -> ``{"display_name", "unit", "value_labels", "special_values"}`` used to
+        word the reasons. Columns without an entry get a humanized name.
+    reason_length : int, default=255
+        Maximum length of a reason string (the CRM text field limit).
+    method_options : mapping, optional
+        Options passed to the method, such as ``{"max_exact_players": 12}`` or
+        ``{"n_samples": 2000}``.
+    random_state : int, default=0
+        Seed for background sampling and sampling methods.
+
+    Attributes
+    ----------
+    model_ : estimator
+        The fitted model that is explained.
+    feature_names_in_ : ndarray of str
+        The raw input columns, in order.
+    n_features_in_ : int
+    method_ : str
+        The method in use.
+    output_space_ : str
+        The output space in use.
+    background_ : DataFrame
+        The background rows in use.
+    model_fingerprint_ : str
+        SHA-256 fingerprint of ``model_``.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        background: Any = None,
+        top_k: int = 3,
+        method: str = "auto",
+        output_space: str = "auto",
+        target_class: Any = None,
+        n_background: int = 200,
+        catalog: Mapping[str, Mapping[str, Any]] | None = None,
+        reason_length: int = 255,
+        method_options: Mapping[str, Any] | None = None,
+        random_state: int = 0,
+    ) -> None:
+        self.model = model
+        self.background = background
+        self.top_k = top_k
+        self.method = method
+        self.output_space = output_space
+        self.target_class = target_class
+        self.n_background = n_background
+        self.catalog = catalog
+        self.reason_length = reason_length
+        self.method_options = method_options
+        self.random_state = random_state
+
+    # --- scikit-learn plumbing ------------------------------------------------------------
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        from sklearn.utils import get_tags
+
+        inner = get_tags(self.model)
+        tags.estimator_type = inner.estimator_type
+        tags.input_tags = inner.input_tags
+        tags.target_tags = inner.target_tags
+        return tags
+
+    @property
+    def classes_(self) -> np.ndarray[Any, Any]:
+        return np.asarray(self._engine().kind.classes)
+
+    # --- fitting ---------------------------------------------------------------------------
+
+    def fit(self, X: Any, y: Any, **fit_params: Any) -> ExplainedModel:
+        """Fit a clone of ``model`` on ``X, y`` and prepare its explainer.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Raw training rows.
+        y : array-like of shape (n_samples,)
+        **fit_params
+            Passed to the model's ``fit``.
+        """
+        self._check_params()
+        frame = _training_frame(X)
+        if len(frame) == 0:
+            raise InputError("fit got no rows: pass at least one training row.")
+        model = clone(self.model)
+        model_X = frame if isinstance(X, pd.DataFrame) else np.asarray(X)
+        model.fit(model_X, y, **fit_params)
+        source = frame if self.background is None else self.background
+        self._build(model, source)
+        return self
+
+    def _ensure_built(self) -> _Engine:
+        engine: _Engine | None = getattr(self, "engine_", None)
+        if engine is None:
+            self._check_params()
+            if self.background is None:
+                raise ParameterError(
+                    "The 'background' parameter of ExplainedModel must be a DataFrame or "
+                    "array of representative rows for a prefit model. Got None instead. "
+                    "Pass background=X_train (or a sample), or call fit(X, y)."
+                )
+            _check_fitted(self.model)
+            self._build(self.model, self.background)
+            engine = self.engine_
+        return engine
+
+    def _engine(self) -> _Engine:
+        return self._ensure_built()
+
+    def _check_params(self) -> None:
+        where = "ExplainedModel"
+        check_int(self.top_k, "top_k", where, low=1)
+        check_choice(self.method, "method", where, method_names())
+        check_choice(self.output_space, "output_space", where, _OUTPUT_SPACES)
+        check_int(self.n_background, "n_background", where, low=1)
+        check_int(self.reason_length, "reason_length", where, low=60)
+        check_int(self.random_state, "random_state", where, low=0)
+        if self.catalog is not None and not isinstance(self.catalog, Mapping):
+            raise param_error("catalog", where, "a mapping of column name to entry", self.catalog)
+        if self.method_options is not None and not isinstance(self.method_options, Mapping):
+            raise param_error("method_options", where, "a mapping", self.method_options)
+
+    def _build(self, model: Any, background_source: Any) -> None:
+        names = _raw_names(model, background_source)
+        wants_frame = hasattr(model, "feature_names_in_")
+        bg_frame = _background_frame(background_source, names)
+        schema = Schema.capture(bg_frame, wants_frame=wants_frame)
+        bg_frame = schema.to_frame(bg_frame, where="background")
+        if len(bg_frame) > self.n_background:
+            rng = np.random.default_rng(self.random_state)
+            pick = np.sort(rng.choice(len(bg_frame), size=self.n_background, replace=False))
+            bg_frame = bg_frame.iloc[pick]
+        if self.top_k > len(names):
+            raise param_error("top_k", "ExplainedModel", f"an int in [1, {len(names)}]", self.top_k)
+        structure = decompose(model, len(names), names)
+        kind = inspect_model(structure.estimator)
+        target_index = _target_index(kind, self.target_class)
+        backend = self._select_backend(structure)
+        est_for_backend = structure.estimator if backend.input_space == "model" else model
+        space: OutputSpace = (
+            backend.native_space(structure.estimator, kind)
+            if self.output_space == "auto"
+            else self.output_space  # type: ignore[assignment]
+        )
+        output_fn = output_function(model, kind, space, target_index)
+        score_fn = _score_function(model, kind, target_index)
+        schema = _probe_missing(schema, bg_frame, score_fn)
+
+        if backend.input_space == "model":
+            groups = np.asarray(structure.column_map, dtype=np.intp)
+            background = _model_space(structure, schema, bg_frame)
+            value_fn = output_function(structure.estimator, kind, space, target_index)
+        else:
+            groups = np.arange(len(names), dtype=np.intp)
+            background = _raw_array(bg_frame, schema)
+            value_fn = _raw_value_function(output_fn, schema)
+        context = ExplainContext(
+            estimator=est_for_backend,
+            background=background,
+            groups=groups,
+            player_names=list(names),
+            output_space=space,
+            target_class=target_index,
+            value_function=value_fn,
+            random_state=self.random_state,
+            options=dict(self.method_options or {}),
+        )
+        attributor = backend.build(context)
+        self.model_ = model
+        self.background_ = bg_frame
+        self.feature_names_in_ = np.asarray(names, dtype=object)
+        self.n_features_in_ = len(names)
+        self.method_ = backend.name
+        self.output_space_ = space
+        self.model_fingerprint_ = model_fingerprint(model)
+        self.engine_ = _Engine(
+            schema=schema,
+            structure=structure,
+            kind=kind,
+            backend=backend,
+            attributor=attributor,
+            output_space=space,
+            target_index=target_index,
+            score_fn=score_fn,
+            output_fn=output_fn,
+            fingerprint=self.model_fingerprint_,
+            tolerance=1e-5 if kind.float32 else 1e-6,
+        )
+
+    def _select_backend(self, structure: ModelStructure) -> Backend:
+        est = structure.estimator
+        if self.method != "auto":
+            backend = get_backend(self.method)
+            target = est if backend.input_space == "model" else self.model
+            if not backend.supports(target):
+                raise UnsupportedModelError(
+                    f"method={self.method!r} does not support {type(est).__name__}; "
+                    "use method='auto' or method='kernel'."
+                )
+            if backend.input_space == "model" and structure.column_map is None:
+                raise UnsupportedModelError(
+                    f"method={self.method!r} needs every preprocessing step to be column-wise, "
+                    f"but {structure.map_problem}; use method='kernel'."
+                )
+            return backend
+        for backend in BACKENDS:
+            if not backend.auto:
+                continue
+            if backend.input_space == "model":
+                if not backend.supports(est):
+                    continue
+                if structure.column_map is None:
+                    warnings.warn(
+                        f"{type(est).__name__} supports method={backend.name!r}, but "
+                        f"{structure.map_problem}; explaining the raw columns with the "
+                        "model-agnostic method='kernel' instead.",
+                        FallbackWarning,
+                        stacklevel=4,
+                    )
+                    continue
+                return backend
+            return backend
+        raise UnsupportedModelError(
+            f"{type(est).__name__} has no predict_proba, decision_function or predict "
+            "method, so it cannot be explained."
+        )
+
+    # --- explaining ------------------------------------------------------------------------
+
+    def explain(self, X: Any, *, top_k: int | None = None, on_error: str = "raise") -> Explanations:
+        """Score and explain a batch of leads.
+
+        Parameters
+        ----------
+        X : DataFrame, dict, list of dicts or array-like
+            Raw rows with the model's columns.
+        top_k : int, optional
+            Principal factors per lead; default the model's ``top_k``.
+        on_error : {"raise", "skip"}, default="raise"
+            ``"skip"`` explains the valid rows and lists the others in
+            :attr:`Explanations.rejected` with the column and problem.
+
+        Returns
+        -------
+        Explanations
+        """
+        engine = self._ensure_built()
+        check_choice(on_error, "on_error", "explain", _ON_ERROR)
+        k = self.top_k if top_k is None else top_k
+        check_int(k, "top_k", "explain", low=1, high=self.n_features_in_)
+        validated = engine.schema.validate(X, where="explain")
+        if on_error == "raise":
+            validated.raise_first()
+        good = validated.good
+        if not good.any():
+            validated.raise_first()
+        frame = validated.frame[good] if validated.problems else validated.frame
+        return self._explain_frame(engine, frame, k, rejected_rows(validated.problems))
+
+    def explain_one(self, row: Any, *, top_k: int | None = None) -> LeadExplanation:
+        """Score and explain one lead (a dict, a Series, a 1-row DataFrame or a 1-D array)."""
+        batch = self.explain(row, top_k=top_k)
+        if len(batch) != 1:
+            raise InputError(
+                f"explain_one takes one row, got {len(batch)}; use explain for a batch."
+            )
+        return batch[0]
+
+    def _explain_frame(
+        self, engine: _Engine, frame: pd.DataFrame, k: int, rejected: list[Any]
+    ) -> Explanations:
+        model_in = engine.schema.model_input(frame)
+        scores = engine.score_fn(model_in)
+        outputs = engine.output_fn(model_in)
+        if engine.backend.input_space == "model":
+            attr_in = _model_space(engine.structure, engine.schema, frame)
+        else:
+            attr_in = _raw_array(frame, engine.schema)
+        result = engine.attributor.attribute(attr_in)
+        _check_efficiency(result.values, result.base_values, outputs, engine.tolerance)
+        names = [str(n) for n in self.feature_names_in_]
+        batch_top = np.argsort(-np.abs(result.values), axis=1, kind="stable")[:, :k]
+        rows = frame.to_numpy(dtype=object)
+        reasons = compose_reasons(
+            scores=scores,
+            attributions=result.values,
+            data_rows=[[_cell(v) for v in r] for r in rows],
+            feature_names=names,
+            top=batch_top,
+            namer=FeatureNamer(self.catalog),
+            max_length=self.reason_length,
+            probability=engine.kind.is_classifier and engine.kind.has_proba,
+        )
+        target = None
+        if engine.target_index is not None and engine.kind.classes is not None:
+            target = _cell(engine.kind.classes[engine.target_index])
+        return Explanations(
+            scores=scores,
+            outputs=outputs,
+            base_values=result.base_values,
+            attributions=result.values,
+            feature_names=names,
+            output_space=engine.output_space,
+            reasons=reasons,
+            data=frame,
+            explainer=engine.backend.name,
+            exact=result.exact,
+            target_class=target,
+            model_fingerprint=engine.fingerprint,
+            top_k=k,
+            rejected=rejected,
+            std_errors=result.std_errors,
+        )
+
+    # --- predicting ------------------------------------------------------------------------
+
+    def _model_rows(self, X: Any, where: str) -> Any:
+        engine = self._ensure_built()
+        validated = engine.schema.validate(X, where=where)
+        validated.raise_first()
+        return engine.schema.model_input(validated.frame)
+
+    def predict(self, X: Any) -> Any:
+        """The wrapped model's ``predict`` on validated rows."""
+        rows = self._model_rows(X, "predict")
+        return self.model_.predict(rows)
+
+    def predict_proba(self, X: Any) -> Any:
+        """The wrapped model's ``predict_proba`` on validated rows."""
+        rows = self._model_rows(X, "predict_proba")
+        return self.model_.predict_proba(rows)
+
+    def decision_function(self, X: Any) -> Any:
+        """The wrapped model's ``decision_function`` on validated rows."""
+        rows = self._model_rows(X, "decision_function")
+        return self.model_.decision_function(rows)
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """The wrapped model's ``score`` (accuracy or R^2) on validated rows."""
+        rows = self._model_rows(X, "score")
+        return float(self.model_.score(rows, y, sample_weight=sample_weight))
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _check_fitted(model: Any) -> None:
+    from sklearn.exceptions import NotFittedError as SkNotFitted
+    from sklearn.utils.validation import check_is_fitted
+
+    if not hasattr(model, "fit") and not hasattr(model, "predict"):
+        raise ModelError(f"{type(model).__name__} is not a model: it has no fit or predict method.")
+    try:
+        check_is_fitted(model)
+    except SkNotFitted as exc:
+        raise NotFittedError(
+            f"The {type(model).__name__} passed to ExplainedModel is not fitted. Fit it "
+            "first, or call ExplainedModel(...).fit(X, y)."
+        ) from exc
+    except TypeError as exc:
+        raise ModelError(
+            f"{type(model).__name__} is not a scikit-learn compatible estimator ({exc})."
+        ) from exc
+
+
+def _training_frame(X: Any) -> pd.DataFrame:
+    if isinstance(X, pd.DataFrame):
+        return X.rename(columns=str)
+    arr = np.asarray(X)
+    if arr.ndim != 2:
+        raise InputError(f"fit takes a 2-D table of rows; got {arr.ndim} dimension(s).")
+    return pd.DataFrame(arr, columns=[f"x{j}" for j in range(arr.shape[1])])
+
+
+def _raw_names(model: Any, source: Any) -> list[str]:
+    fitted = getattr(model, "feature_names_in_", None)
+    if fitted is not None:
+        return [str(n) for n in fitted]
+    if isinstance(source, pd.DataFrame):
+        return [str(c) for c in source.columns]
+    n = getattr(model, "n_features_in_", None)
+    if n is None:
+        n = np.asarray(source).shape[1]
+    return [f"x{j}" for j in range(int(n))]
+
+
+def _background_frame(source: Any, names: list[str]) -> pd.DataFrame:
+    if isinstance(source, pd.DataFrame):
+        return source.rename(columns=str)
+    arr = np.asarray(source)
+    if arr.ndim != 2 or arr.shape[1] != len(names):
+        raise InputError(
+            f"background must be a 2-D table with the model's {len(names)} columns; got "
+            f"shape {arr.shape}."
+        )
+    return pd.DataFrame(arr, columns=names)
+
+
+def _target_index(kind: ModelKind, target_class: Any) -> int | None:
+    if not kind.is_classifier or kind.classes is None:
+        if target_class is not None:
+            raise param_error(
+                "target_class", "ExplainedModel", "None for a regressor", target_class
+            )
+        return None
+    classes = list(kind.classes)
+    if target_class is None:
+        return len(classes) - 1
+    for i, c in enumerate(classes):
+        if c == target_class:
+            return i
+    raise param_error(
+        "target_class", "ExplainedModel", f"one of the model's classes {classes}", target_class
+    )
+
+
+def _score_function(model: Any, kind: ModelKind, target: int | None) -> OutputFn:
+    if kind.is_classifier and kind.has_proba:
+        return output_function(model, kind, "probability", target)
+    return output_function(model, kind, "raw", target)
+
+
+def _probe_missing(schema: Schema, bg: pd.DataFrame, score_fn: OutputFn) -> Schema:
+    """Find out, per column, whether the model accepts a missing value there.
+
+    Asking the model is the only exact answer (XGBoost routes NaN, a Pipeline may impute, a
+    logistic regression refuses). One batch with one missing cell per row, and one call per
+    column only when that batch fails.
+    """
+    n = len(schema.columns)
+    probe = pd.concat([bg.iloc[[0]]] * n, ignore_index=True)
+    for j, spec in enumerate(schema.columns):
+        # object / float first, so the column can hold the missing value without a dtype clash
+        probe[spec.name] = probe[spec.name].astype(object if spec.kind == "categorical" else float)
+        probe.iloc[j, j] = np.nan if spec.kind == "numeric" else None
+    if _accepts(schema, probe, score_fn):
+        return schema.with_missing_allowed({c.name: True for c in schema.columns})
+    allowed = {
+        spec.name: _accepts(schema, probe.iloc[[j]], score_fn)
+        for j, spec in enumerate(schema.columns)
+    }
+    return schema.with_missing_allowed(allowed)
+
+
+def _accepts(schema: Schema, rows: pd.DataFrame, score_fn: OutputFn) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = score_fn(schema.model_input(rows))
+    except Exception:
+        return False
+    return bool(np.all(np.isfinite(out)))
+
+
+def _model_space(
+    structure: ModelStructure, schema: Schema, frame: pd.DataFrame
+) -> np.ndarray[Any, Any]:
+    """Rows in the final estimator's input space, as dense float64."""
+    X = schema.model_input(frame)
+    if structure.preprocessor is not None:
+        X = structure.preprocessor.transform(X)
+    if hasattr(X, "toarray"):
+        # XGBoost reads the zeros a sparse matrix leaves out as *missing*; reproduce that.
+        if type(structure.estimator).__module__.startswith("xgboost"):
+            coo = X.tocoo()
+            dense = np.full(coo.shape, np.nan)
+            dense[coo.row, coo.col] = coo.data
+            return dense
+        X = X.toarray()
+    return np.asarray(X, dtype=np.float64)
+
+
+def _raw_array(frame: pd.DataFrame, schema: Schema) -> np.ndarray[Any, Any]:
+    if all(c.kind == "numeric" for c in schema.columns):
+        return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    return frame.to_numpy(dtype=object)
+
+
+def _raw_value_function(output_fn: OutputFn, schema: Schema) -> Any:
+    names = schema.names
+
+    def value(X: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        frame = pd.DataFrame(X, columns=names)
+        for spec in schema.columns:
+            if spec.kind == "numeric" and frame[spec.name].dtype == object:
+                frame[spec.name] = frame[spec.name].astype(np.float64)
+        return output_fn(schema.model_input(frame))
+
+    return value
+
+
+def _check_efficiency(
+    values: np.ndarray[Any, Any],
+    base: np.ndarray[Any, Any],
+    outputs: np.ndarray[Any, Any],
+    tol: float,
+) -> None:
+    total = base + values.sum(axis=1)
+    err = np.abs(total - outputs)
+    bound = tol * np.maximum(1.0, np.abs(outputs))
+    bad = np.flatnonzero(~(err <= bound))
+    if bad.size:
+        worst = int(bad[np.argmax(err[bad])])
+        raise ExplanationError(
+            f"Attributions of {bad.size} row(s) do not add up to the model output "
+            f"(worst: row {worst}, off by {err[worst]:.3g}, tolerance {bound[worst]:.3g}). "
+            "This is a bug in explainscore; please report it with the model type."
+        )
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
