@@ -1,0 +1,19 @@
+"""Data sets for examples and tests: real bank-marketing leads and synthetic CRM leads.
+
+- :func:`load_bank_marketing`: the UCI Bank Marketing data (CC BY 4.0), bundled with the
+  package, with :data:`BANK_FEATURE_INFO`, plain-English names for its columns.
+- :func:`make_leads`: synthetic leads drawn from a documented logistic model, whose true
+  coefficients are :data:`LEADS_COEFFICIENTS` and true log-odds :func:`leads_true_logit`.
+"""
+
+from ._bank import load_bank_marketing
+from ._bank_catalog import BANK_FEATURE_INFO
+from ._leads import LEADS_COEFFICIENTS, leads_true_logit, make_leads
+
+__all__ = [
+    "BANK_FEATURE_INFO",
+    "LEADS_COEFFICIENTS",
+    "leads_true_logit",
+    "load_bank_marketing",
+    "make_leads",
+]
