@@ -1,0 +1,163 @@
+"""The public surface, lazy optional imports, and scikit-learn estimator conventions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone, is_classifier, is_regressor
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import cross_val_score
+from xgboost import XGBClassifier
+
+import explainscore
+from explainscore import ExplainedModel, Explanations, LeadExplanation
+
+
+def test_all_lists_exactly_the_public_names() -> None:
+    public = {n for n in dir(explainscore) if not n.startswith("_")}
+    modules = {"exceptions", "datasets", "reasons", "attribution", "cli"}
+    assert set(explainscore.__all__) == (public - modules) | {"__version__"}
+    for name in explainscore.__all__:
+        assert getattr(explainscore, name) is not None
+
+
+def test_import_is_light() -> None:
+    code = (
+        "import sys, explainscore; "
+        "heavy = {'xgboost', 'lightgbm', 'lime', 'shap', 'numba', 'matplotlib'}; "
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_init_only_stores_parameters() -> None:
+    bg = object()
+    em = ExplainedModel("not validated yet", background=bg, top_k=-5)
+    assert em.model == "not validated yet"
+    assert em.background is bg
+    assert em.top_k == -5
+    assert not hasattr(em, "model_")
+
+
+def test_clone_and_params(leads_numeric) -> None:
+    _X, _y = leads_numeric
+    em = ExplainedModel(LogisticRegression(C=0.5), top_k=2, method="linear")
+    params = em.get_params(deep=True)
+    assert params["model__C"] == 0.5
+    twin = clone(em)
+    assert twin.get_params()["top_k"] == 2
+    assert not hasattr(twin, "model_")
+    em.set_params(model__C=2.0)
+    assert em.model.C == 2.0
+
+
+def test_estimator_type_follows_the_wrapped_model() -> None:
+    assert is_classifier(ExplainedModel(LogisticRegression()))
+    assert is_regressor(ExplainedModel(Ridge()))
+
+
+def test_cross_val_score_and_pipeline(leads_numeric) -> None:
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = leads_numeric
+    scores = cross_val_score(ExplainedModel(LogisticRegression(max_iter=1000)), X, y, cv=3)
+    assert scores.shape == (3,)
+    assert (scores > 0.5).all()
+    pipe = make_pipeline(StandardScaler(), ExplainedModel(LogisticRegression(max_iter=1000)))
+    pipe.fit(X, y)
+    assert pipe.predict_proba(X.iloc[:3]).shape == (3, 2)
+
+
+def test_fit_does_not_touch_the_given_model(leads_numeric) -> None:
+    X, y = leads_numeric
+    model = LogisticRegression(max_iter=1000)
+    em = ExplainedModel(model).fit(X, y)
+    assert not hasattr(model, "coef_")
+    assert hasattr(em.model_, "coef_")
+    assert em.n_features_in_ == X.shape[1]
+    assert list(em.feature_names_in_) == list(X.columns)
+
+
+def test_predict_passthrough(leads_numeric) -> None:
+    X, y = leads_numeric
+    model = XGBClassifier(n_estimators=10, max_depth=3).fit(X, y)
+    em = ExplainedModel(model, background=X.iloc[:50])
+    np.testing.assert_array_equal(em.predict_proba(X.iloc[:20]), model.predict_proba(X.iloc[:20]))
+    np.testing.assert_array_equal(em.predict(X.iloc[:20]), model.predict(X.iloc[:20]))
+    np.testing.assert_array_equal(em.classes_, model.classes_)
+
+
+def test_explain_contract(leads) -> None:
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, y = leads
+    pre = make_column_transformer(
+        (OneHotEncoder(handle_unknown="ignore"), ["industry", "lead_source"]),
+        remainder="passthrough",
+    )
+    em = ExplainedModel(make_pipeline(pre, XGBClassifier(n_estimators=20, max_depth=3)), top_k=3)
+    em.fit(X, y)
+    batch = em.explain(X.iloc[:25])
+    assert isinstance(batch, Explanations)
+    assert batch.scores.shape == (25,)
+    assert batch.attributions.shape == (25, X.shape[1])
+    assert batch.base_values.shape == (25,)
+    assert batch.feature_names == list(X.columns)
+    assert batch.output_space == "log_odds"
+    assert len(batch.reasons) == 25
+    np.testing.assert_allclose(batch.scores, em.model_.predict_proba(X.iloc[:25])[:, 1])
+    frame = batch.to_frame()
+    assert {"score", "reason", "reason_1", "reason_2", "reason_3"} <= set(frame.columns)
+    assert all(f"contrib_{c}" in frame.columns for c in X.columns)
+    records = list(batch)
+    assert len(records) == 25
+    assert all(isinstance(r, LeadExplanation) for r in records)
+
+    one = em.explain_one(X.iloc[3].to_dict())
+    assert isinstance(one, LeadExplanation)
+    assert one.score == pytest.approx(batch.scores[3], abs=1e-12)
+    assert len(one.attributions) == 3
+    mags = [abs(a.contribution) for a in one.attributions]
+    assert mags == sorted(mags, reverse=True)
+    assert one.base_value + sum(
+        a.contribution for a in one.attributions
+    ) + one.other_contribution == pytest.approx(one.output, abs=1e-5)
+    assert one.explainer == "tree"
+    assert one.model_fingerprint.startswith("sha256:")
+    with pytest.raises(Exception, match="frozen"):
+        one.score = 1.0  # type: ignore[misc]
+    # Series, 1-row frame and dict agree
+    from_series = em.explain_one(X.iloc[3])
+    from_frame = em.explain_one(X.iloc[[3]])
+    assert from_series == one == from_frame
+
+
+def test_fingerprint_is_stable_for_identical_fits(leads_numeric) -> None:
+    X, y = leads_numeric
+    a = ExplainedModel(XGBClassifier(n_estimators=5, random_state=1)).fit(X, y)
+    b = ExplainedModel(XGBClassifier(n_estimators=5, random_state=1)).fit(X, y)
+    c = ExplainedModel(XGBClassifier(n_estimators=6, random_state=1)).fit(X, y)
+    assert a.model_fingerprint_ == b.model_fingerprint_ != c.model_fingerprint_
+
+
+def test_multiclass_target_class(leads_numeric) -> None:
+    X, _ = leads_numeric
+    y = pd.Series(np.digitize(X["pages_viewed"], np.quantile(X["pages_viewed"], [0.33, 0.66])))
+    em0 = ExplainedModel(XGBClassifier(n_estimators=10, max_depth=3), target_class=0).fit(X, y)
+    em2 = ExplainedModel(XGBClassifier(n_estimators=10, max_depth=3)).fit(X, y)
+    b0, b2 = em0.explain(X.iloc[:10]), em2.explain(X.iloc[:10])
+    proba = em2.model_.predict_proba(X.iloc[:10])
+    np.testing.assert_allclose(b2.scores, proba[:, 2])
+    np.testing.assert_allclose(b0.scores, proba[:, 0])
+    assert b2.target_class == 2
+    assert b0.target_class == 0
+    margins = em2.model_.predict(X.iloc[:10], output_margin=True)
+    np.testing.assert_allclose(b2.base_values + b2.attributions.sum(1), margins[:, 2], atol=1e-5)
