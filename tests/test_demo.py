@@ -1,0 +1,41 @@
+"""The demo and the command line, end to end on the bundled data."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from explainscore._demo import run_demo
+from explainscore.cli import main
+
+
+@pytest.mark.slow
+def test_demo_writes_scored_leads(tmp_path: Path) -> None:
+    out = io.StringIO()
+    figures = run_demo(tmp_path, out=out)
+    text = out.getvalue()
+    assert text.count("reason: Score") == 10
+    frame = pd.read_csv(tmp_path / "scored_leads.csv")
+    assert len(frame) == figures["rows"] == 11_303
+    for col in ["score", "reason", "reason_1", "reason_2", "reason_3", "contrib_pdays"]:
+        assert col in frame.columns
+    assert frame["reason"].str.len().max() <= 255
+    contrib = frame[[c for c in frame.columns if c.startswith("contrib_")]].to_numpy()
+    np.testing.assert_allclose(
+        frame["base_value"] + contrib.sum(axis=1), frame["output"], atol=1e-5 * 10
+    )
+    assert figures["max_efficiency_error"] < 1e-5 * max(1, frame["output"].abs().max())
+    assert figures["auc"] > 0.7
+
+
+def test_cli_help_and_usage_errors(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    with pytest.raises(SystemExit) as info:
+        main(["no-such-command"])
+    assert info.value.code == 2
