@@ -13,7 +13,7 @@ def small_regression_data(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A small numeric matrix and a target that depends on some of its columns."""
     n = draw(st.integers(min_rows, max_rows))
-    m = draw(st.integers(2, max_features))
+    m = draw(st.integers(3, max_features))
     X = draw(
         hnp.arrays(
             np.float64,
