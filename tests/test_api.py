@@ -161,3 +161,34 @@ def test_multiclass_target_class(leads_numeric) -> None:
     assert b0.target_class == 0
     margins = em2.model_.predict(X.iloc[:10], output_margin=True)
     np.testing.assert_allclose(b2.base_values + b2.attributions.sum(1), margins[:, 2], atol=1e-5)
+
+
+def test_raw_xgboost_booster_is_explained_like_its_classifier(leads_numeric) -> None:
+    X, y = leads_numeric
+    clf = XGBClassifier(n_estimators=15, max_depth=3).fit(X, y)
+    via_booster = ExplainedModel(clf.get_booster(), background=X.iloc[:100]).explain(X.iloc[:20])
+    via_clf = ExplainedModel(clf, background=X.iloc[:100]).explain(X.iloc[:20])
+    np.testing.assert_allclose(via_booster.scores, via_clf.scores, atol=1e-7)
+    np.testing.assert_allclose(via_booster.attributions, via_clf.attributions, atol=1e-7)
+
+
+def test_multiclass_linear_and_forest(leads_numeric) -> None:
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, _ = leads_numeric
+    y = pd.Series(np.digitize(X["pages_viewed"], np.quantile(X["pages_viewed"], [0.33, 0.66])))
+    lr = ExplainedModel(LogisticRegression(max_iter=2000), target_class=1).fit(X, y)
+    b = lr.explain(X.iloc[:30])
+    np.testing.assert_allclose(
+        b.base_values + b.attributions.sum(1),
+        lr.model_.decision_function(X.iloc[:30])[:, 1],
+        atol=1e-6,
+    )
+    rf = ExplainedModel(RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0)).fit(
+        X, y
+    )
+    b = rf.explain(X.iloc[:30])
+    assert b.output_space == "probability"
+    np.testing.assert_allclose(
+        b.base_values + b.attributions.sum(1), rf.model_.predict_proba(X.iloc[:30])[:, 2], atol=1e-6
+    )

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 
+from ._adapters import adapt_model
 from ._fingerprint import model_fingerprint
 from ._inputs import Schema
 from ._output import ModelKind, OutputFn, inspect_model, output_function
@@ -191,8 +192,9 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
                     "array of representative rows for a prefit model. Got None instead. "
                     "Pass background=X_train (or a sample), or call fit(X, y)."
                 )
-            _check_fitted(self.model)
-            self._build(self.model, self.background)
+            model = adapt_model(self.model)
+            _check_fitted(model)
+            self._build(model, self.background)
             engine = self.engine_
         return engine
 
