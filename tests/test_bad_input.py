@@ -152,8 +152,8 @@ def test_prefit_model_without_background(xgb_model, leads_numeric) -> None:
         ({"method": "magic"}, "The 'method' parameter of ExplainedModel must be one of"),
         ({"output_space": "odds"}, "The 'output_space' parameter of ExplainedModel must be one of"),
         (
-            {"reason_length": 10},
-            "The 'reason_length' parameter of ExplainedModel must be an int in [60, inf]",
+            {"reasons": 10},
+            "The 'reasons' parameter of ExplainedModel must be a ReasonConfig or None. Got 10",
         ),
         (
             {"target_class": 7},

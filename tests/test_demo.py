@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,11 @@ def test_demo_writes_scored_leads(tmp_path: Path) -> None:
     out = io.StringIO()
     figures = run_demo(tmp_path, out=out)
     text = out.getvalue()
-    assert text.count("reason: Score") == 10
+    assert len(re.findall(r"reason: (High|Medium|Low) \(0\.\d\d\): ", text)) == 10
+    crm = pd.read_csv(tmp_path / "crm_export.csv", keep_default_na=False)
+    assert len(crm) == 11_303
+    text_cols = [c for c in crm.columns if c not in ("row", "score")]
+    assert max(crm[c].astype(str).str.len().max() for c in text_cols) <= 255
     frame = pd.read_csv(tmp_path / "scored_leads.csv")
     assert len(frame) == figures["rows"] == 11_303
     for col in ["score", "reason", "reason_1", "reason_2", "reason_3", "contrib_pdays"]:

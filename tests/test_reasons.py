@@ -1,15 +1,25 @@
-"""Reasons v1: honest order and signs, no unused factors, budget, determinism, names."""
+"""Reasons: catalog, faithful factor order and signs, budgets, hidden columns, locales, codes."""
 
 from __future__ import annotations
+
+import json
+import re
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.linear_model import LogisticRegression
 
-from explainscore import ExplainedModel
-from explainscore.reasons import FeatureNamer, compose_reasons, humanize
+from explainscore.datasets import load_bank_catalog
+from explainscore.exceptions import ParameterError
+from explainscore.reasons import (
+    Catalog,
+    ReasonConfig,
+    ReasonWriter,
+    ScoreBands,
+    StrengthCutoffs,
+    humanize,
+)
 
 
 @pytest.mark.parametrize(
@@ -26,82 +36,212 @@ def test_humanize(raw: str, expected: str) -> None:
     assert humanize(raw) == expected
 
 
-def test_catalog_names_values_and_sentinels() -> None:
-    from explainscore.datasets import BANK_FEATURE_INFO
-
-    namer = FeatureNamer(BANK_FEATURE_INFO)
-    assert namer.name("pdays") == "Days since previous contact"
-    assert namer.value("pdays", -1) == "not previously contacted"
-    assert namer.value("month", "may") == "May"
-    assert namer.name("unknown_column") == "Unknown column"
-
-
-def _reasons(attrs: np.ndarray, *, max_length: int = 255, k: int = 3) -> list[str]:
-    names = [f"feature_{j}" for j in range(attrs.shape[1])]
-    order = np.argsort(-np.abs(attrs), axis=1, kind="stable")[:, :k]
-    return compose_reasons(
-        scores=np.full(len(attrs), 0.5),
-        attributions=attrs,
-        data_rows=[[1.5] * attrs.shape[1] for _ in attrs],
+def _writer(names, *, catalog=None, hidden=frozenset(), **config) -> ReasonWriter:
+    cat = catalog or Catalog()
+    if hidden:
+        feats = dict(cat.features)
+        for h in hidden:
+            feats[h] = feats.get(h, cat.entry(h)).model_copy(update={"show": False})
+        cat = Catalog(features=feats)
+    return ReasonWriter(
+        catalog=cat,
+        config=ReasonConfig(**config),
         feature_names=names,
-        top=order,
-        namer=FeatureNamer(),
-        max_length=max_length,
+        output_space="log_odds",
         probability=True,
     )
 
 
-@settings(max_examples=60, deadline=None)
+NAMES = [f"feature_{j}" for j in range(8)]
+
+
+@settings(max_examples=150, deadline=None)
 @given(
-    st.lists(st.floats(-3, 3, allow_nan=False), min_size=2, max_size=8),
-    st.integers(60, 300),
+    contributions=st.lists(
+        st.one_of(st.just(0.0), st.floats(-3, 3, allow_nan=False)), min_size=8, max_size=8
+    ),
+    hidden=st.sets(st.sampled_from(NAMES), max_size=3),
+    direction=st.sampled_from(["both", "positive", "negative"]),
+    max_factors=st.integers(1, 6),
+    max_length=st.integers(60, 400),
+    locale=st.sampled_from(["en", "de"]),
 )
-def test_factors_in_order_with_right_signs_and_within_budget(values, max_length) -> None:
-    attrs = np.asarray([values])
-    reason = _reasons(attrs, max_length=max_length)[0]
-    assert len(reason) <= max_length
-    order = [j for j in np.argsort(-np.abs(attrs[0]), kind="stable")[:3] if attrs[0, j] != 0]
-    named = [f"Feature {j} is" for j in order]
-    positions = [reason.find(n) for n in named]
-    shown = [p for p in positions if p >= 0]
-    # named factors appear in |contribution| order, and only a prefix of them may be cut
-    assert shown == sorted(shown)
-    assert positions[: len(shown)] == shown
-    for j in order:
-        if f"Feature {j} is" in reason:
-            direction = "raises" if attrs[0, j] > 0 else "lowers"
-            segment = reason.split(f"Feature {j} is", 1)[1].split(";")[0]
-            assert f"({direction})" in segment
+def test_reasons_name_exactly_the_top_shown_factors_in_order(
+    contributions, hidden, direction, max_factors, max_length, locale
+) -> None:
+    c = np.asarray(contributions)
+    writer = _writer(
+        NAMES,
+        hidden=frozenset(hidden),
+        direction=direction,
+        max_factors=max_factors,
+        max_length=max_length,
+        locale=locale,
+    )
+    composed = writer.compose(0.5, c, [1.5] * 8)
+    text, codes = composed.render(max_length)
+    assert len(text) <= max_length
+    # the expected principal factors: shown, non-zero, right direction, by |c|, stable
+    ok = [j for j in range(8) if c[j] != 0 and NAMES[j] not in hidden]
+    if direction == "positive":
+        ok = [j for j in ok if c[j] > 0]
+    if direction == "negative":
+        ok = [j for j in ok if c[j] < 0]
+    expected = sorted(ok, key=lambda j: -abs(c[j]))[:max_factors]
+    assert [f.feature for f in composed.factors] == [NAMES[j] for j in expected]
+    # the reason names a prefix of them (whole factors dropped to fit), in the same order
+    assert [f.feature for f in codes] == [NAMES[j] for j in expected[: len(codes)]]
+    position = 0
+    for code in codes:
+        at = text.find(code.text, position)
+        assert at >= position  # the phrase appears verbatim, after the previous one
+        position = at + len(code.text)
+        assert code.direction == ("up" if code.contribution > 0 else "down")
+        assert code.code.endswith("_UP" if code.contribution > 0 else "_DOWN")
+    for h in hidden:
+        assert humanize(h) not in text
+        assert h not in text
 
 
-def test_unused_factors_are_never_named() -> None:
-    reason = _reasons(np.array([[0.0, 0.7, 0.0, -0.2]]))[0]
-    assert "Feature 0" not in reason
-    assert "Feature 2" not in reason
-    assert reason.startswith("Score 0.50: Feature 1 is 1.5 (raises); Feature 3 is 1.5 (lowers)")
+def test_strength_words_follow_documented_cutoffs() -> None:
+    writer = _writer(["a"], strength=StrengthCutoffs(strong=1.0, slight=0.2))
+    assert "strongly raises" in writer.factor(0, 1, 1.0).text
+    assert "which raises" in writer.factor(0, 1, 0.5).text
+    assert "slightly lowers" in writer.factor(0, 1, -0.19).text
+    # default cut-offs per output space are documented on StrengthCutoffs
+    assert ReasonConfig().strength_for("probability") == StrengthCutoffs(strong=0.10, slight=0.02)
 
 
-def test_all_zero_contributions_say_so() -> None:
-    assert "no factor moved it" in _reasons(np.zeros((1, 3)))[0]
+def test_bands_high_medium_low_and_grades() -> None:
+    hml = ScoreBands.high_medium_low(high=0.6, medium=0.3)
+    labels = ("High", "Medium", "Low")
+    assert [hml.band(s, labels) for s in (0.9, 0.6, 0.45, 0.1)] == [
+        "High",
+        "High",
+        "Medium",
+        "Low",
+    ]
+    grades = ScoreBands.grades(a=0.5, b=0.3, c=0.1)
+    assert [grades.band(s, labels) for s in (0.7, 0.35, 0.2, 0.05)] == ["A", "B", "C", "D"]
+    text, _ = _writer(["x"]).compose(0.82, np.array([0.4]), [2]).render(255)
+    assert text.startswith("High (0.82): ")
+    with pytest.raises(ValueError, match="descending"):
+        ScoreBands(thresholds=(0.2, 0.5))
 
 
-def test_whole_factors_are_dropped_to_fit() -> None:
-    full = _reasons(np.array([[0.9, -0.5, 0.3]]), max_length=1000)[0]
-    short = _reasons(np.array([[0.9, -0.5, 0.3]]), max_length=len(full) - 1)[0]
-    assert len(short) < len(full)
-    assert short.endswith(".")
-    assert short.count(";") == full.count(";") - 1
+def test_too_long_factor_is_reported_not_cut() -> None:
+    catalog = Catalog.from_mapping({"x": {"display_name": "A very long name " * 8}})
+    text, codes = _writer(["x"], catalog=catalog).compose(0.3, np.array([0.5]), [1]).render(60)
+    assert codes == ()
+    assert text == "Medium (0.30): factors too long to show in 60 characters."
 
 
-def test_reasons_are_deterministic_and_within_255(bank) -> None:
-    from explainscore.datasets import BANK_FEATURE_INFO
+def test_hidden_columns_summarised_as_other_factors() -> None:
+    writer = _writer(["a", "secret"], hidden=frozenset({"secret"}))
+    text, _ = writer.compose(0.4, np.array([0.1, -2.0]), [1, 2]).render(255)
+    assert "secret" not in text.lower()
+    assert text.endswith("other factors lower the score.")
 
-    X, y = bank
-    num = X.select_dtypes("number")
-    em = ExplainedModel(LogisticRegression(max_iter=3000), catalog=BANK_FEATURE_INFO, top_k=4)
-    em.fit(num, y)
-    a = em.explain(num.iloc[:200]).reasons
-    b = em.explain(num.iloc[:200]).reasons
-    assert a == b
-    assert max(len(r) for r in a) <= 255
-    assert not any("num__" in r or "cat__" in r for r in a)
+
+def test_no_factor() -> None:
+    text, codes = _writer(["a"]).compose(0.1, np.array([0.0]), [1]).render(255)
+    assert text == "Low (0.10): no single factor moved the score."
+    assert codes == ()
+
+
+def test_codes_are_stable_and_catalog_overridable() -> None:
+    cat = Catalog.from_mapping({"Days since contact": {"code": "RECENCY"}})
+    w1 = _writer(["pages_viewed", "Days since contact"], catalog=cat)
+    w2 = _writer(["Days since contact", "pages_viewed"], catalog=cat)
+    assert w1.factor(0, 3, 0.5).code == w2.factor(1, 9, 2.0).code == "PAGES_VIEWED_UP"
+    assert w1.factor(1, 3, -0.5).code == "RECENCY_DOWN"
+
+
+def test_catalog_files_and_validation(tmp_path) -> None:
+    data = {
+        "features": {"age": {"display_name": {"en": "Age", "de": "Alter"}, "format": "integer"}}
+    }
+    (tmp_path / "c.json").write_text(json.dumps(data))
+    (tmp_path / "c.yaml").write_text(
+        "features:\n  age:\n    display_name: {en: Age, de: Alter}\n    format: integer\n"
+    )
+    assert Catalog.from_file(tmp_path / "c.json") == Catalog.from_file(tmp_path / "c.yaml")
+    with pytest.raises(ParameterError, match=r"features.age.format"):
+        Catalog.from_mapping({"age": {"format": "roman"}})
+    with pytest.raises(ParameterError, match=r"features.age.colour"):
+        Catalog.from_mapping({"age": {"colour": "red"}})
+
+
+def test_value_formats_en_and_de() -> None:
+    cat = Catalog.from_mapping(
+        {
+            "balance": {"format": "currency", "display_name": "Balance"},
+            "rate": {"format": "percent", "display_name": "Rate", "decimals": 1},
+            "wait": {"format": "days", "display_name": "Wait"},
+            "size": {"display_name": "Size"},
+        }
+    )
+    en = _writer(["balance", "rate", "wait", "size"], catalog=cat)
+    de = _writer(["balance", "rate", "wait", "size"], catalog=cat, locale="de")
+    assert en.factor(0, 12345.6, 1).text.startswith("Balance is 12,346 EUR")
+    assert de.factor(0, 12345.6, 1).text.startswith("Balance ist 12.346 EUR")
+    assert en.factor(1, 0.153, 1).text.startswith("Rate is 15.3%")
+    assert de.factor(1, 0.153, 1).text.startswith("Rate ist 15,3%")
+    assert en.factor(2, 4, 1).text.startswith("Wait is 4 days")
+    assert de.factor(3, 2.345, 1).text.startswith("Size ist 2,35")
+
+
+def _bank_writer(locale: str) -> tuple[ReasonWriter, list[str]]:
+    from explainscore.datasets import load_bank_marketing
+
+    X, _ = load_bank_marketing()
+    names = list(X.columns)
+    return _writer(names, catalog=load_bank_catalog(), locale=locale), names
+
+
+def test_german_and_english_name_the_same_factors_in_the_same_order() -> None:
+    en, names = _bank_writer("en")
+    de, _ = _bank_writer("de")
+    rng = np.random.default_rng(0)
+    from explainscore.datasets import load_bank_marketing
+
+    X, _ = load_bank_marketing()
+    rows = X.iloc[:200].to_numpy(dtype=object)
+    for row in rows:
+        c = rng.normal(size=len(names))
+        a_text, a_codes = en.compose(0.3, c, list(row)).render(255)
+        b_text, b_codes = de.compose(0.3, c, list(row)).render(255)
+        assert [x.code for x in a_codes][: len(b_codes)] == [x.code for x in b_codes][
+            : len(a_codes)
+        ]
+        assert "which" in a_text or not a_codes
+        assert "was den Score" in b_text or not b_codes
+
+
+def test_bank_catalog_reasons_have_no_column_names_or_artefacts() -> None:
+    en, names = _bank_writer("en")
+    from explainscore.datasets import load_bank_marketing
+
+    X, _ = load_bank_marketing()
+    rng = np.random.default_rng(1)
+    raw_tokens = re.compile(r"\b(pdays|poutcome|num__|cat__|_x0_|campaign_|balance_)\b")
+    for row in X.iloc[:500].to_numpy(dtype=object):
+        text, _ = en.compose(0.2, rng.normal(size=len(names)), list(row)).render(255)
+        assert not raw_tokens.search(text), text
+        assert "__" not in text
+
+
+def test_readability_of_bank_reasons() -> None:
+    """Figure for the closing note: words per factor phrase and per reason."""
+    en, names = _bank_writer("en")
+    from explainscore.datasets import load_bank_marketing
+
+    X, _ = load_bank_marketing()
+    rng = np.random.default_rng(2)
+    per_factor, per_reason = [], []
+    for row in X.iloc[:1000].to_numpy(dtype=object):
+        _, codes = en.compose(0.2, rng.normal(size=len(names)), list(row)).render(255)
+        per_factor += [len(c.text.split()) for c in codes]
+        per_reason.append(sum(len(c.text.split()) for c in codes))
+    assert np.mean(per_factor) <= 15
+    assert max(per_factor) <= 20

@@ -48,14 +48,21 @@ def run_demo(output: Path, *, n_show: int = 10, out: TextIO) -> dict[str, Any]:
     from sklearn.model_selection import train_test_split
 
     from ._model import ExplainedModel
-    from .datasets import BANK_FEATURE_INFO, load_bank_marketing
+    from .datasets import load_bank_catalog, load_bank_marketing
+    from .reasons import ReasonConfig, ScoreBands
 
     t0 = time.perf_counter()
     X, y = load_bank_marketing()
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.25, random_state=0, stratify=y
     )
-    em = ExplainedModel(build_pipeline(X_train), top_k=3, catalog=BANK_FEATURE_INFO)
+    bands = ScoreBands.high_medium_low(high=0.4, medium=0.15)  # the base rate is 11.7 %
+    em = ExplainedModel(
+        build_pipeline(X_train),
+        top_k=3,
+        catalog=load_bank_catalog(),
+        reasons=ReasonConfig(bands=bands),
+    )
     em.fit(X_train, y_train)
     t_fit = time.perf_counter() - t0
 
@@ -82,12 +89,16 @@ def run_demo(output: Path, *, n_show: int = 10, out: TextIO) -> dict[str, Any]:
         )
         print(f"  score {rec.score:.3f} | {factors}", file=out)
         print(f"    reason: {rec.reason}", file=out)
+        if rec.next_best_action is not None:
+            print(f"    next best action: {rec.next_best_action.text}", file=out)
 
     output.mkdir(parents=True, exist_ok=True)
     path = output / "scored_leads.csv"
     frame = batch.to_frame()
     frame.insert(1, "converted", y_test.to_numpy())
     frame.to_csv(path, index_label="row")
+    crm_path = output / "crm_export.csv"
+    batch.to_crm("salesforce").to_csv(crm_path, index_label="row")
     err = np.abs(batch.base_values + batch.attributions.sum(axis=1) - batch.outputs).max()
     print(
         f"\nwrote {len(frame):,} explained leads to {path}; max |base + sum - output| = "
@@ -95,4 +106,5 @@ def run_demo(output: Path, *, n_show: int = 10, out: TextIO) -> dict[str, Any]:
         f"({len(batch) / t_explain:,.0f} leads/s)",
         file=out,
     )
+    print(f"wrote the Salesforce-ready fields (255-character budgets) to {crm_path}", file=out)
     return {"auc": auc, "rows": len(frame), "max_efficiency_error": float(err), "path": str(path)}

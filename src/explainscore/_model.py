@@ -9,6 +9,7 @@ reasons (``reasons``) and records (``_records``).
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from ._inputs import Schema
 from ._output import ModelKind, OutputFn, inspect_model, output_function
 from ._params import check_choice, check_int, param_error
 from ._pipeline import ModelStructure, decompose
-from ._records import Explanations, LeadExplanation, rejected_rows
+from ._records import Explanations, LeadExplanation, NextBestAction, rejected_rows
 from .attribution._base import Attributor, ExplainContext, OutputSpace
 from .attribution._registry import BACKENDS, Backend, get_backend, method_names
 from .exceptions import (
@@ -36,7 +37,10 @@ from .exceptions import (
     ParameterError,
     UnsupportedModelError,
 )
-from .reasons import FeatureNamer, compose_reasons
+from .reasons._actions import next_best_actions
+from .reasons._catalog import Catalog, as_catalog
+from .reasons._compose import ReasonWriter
+from .reasons._config import ReasonConfig
 
 __all__ = ["ExplainedModel"]
 
@@ -59,6 +63,9 @@ class _Engine:
     output_fn: OutputFn
     fingerprint: str
     tolerance: float
+    writer: ReasonWriter
+    catalog: Catalog
+    version: str
 
 
 class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
@@ -87,11 +94,17 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         The class explained for classifiers. Default: the positive (last) class.
     n_background : int, default=200
         Background rows kept (sampled with ``random_state`` when more are given).
-    catalog : mapping, optional
-        Column name -> ``{"display_name", "unit", "value_labels", "special_values"}`` used to
-        word the reasons. Columns without an entry get a humanized name.
-    reason_length : int, default=255
-        Maximum length of a reason string (the CRM text field limit).
+    catalog : Catalog, mapping or path, optional
+        How each raw column is named, formatted and phrased in reasons, which columns are
+        hidden from reps and which are actionable (:class:`~explainscore.Catalog`; a mapping
+        or a JSON/YAML file path is validated into one). Columns without an entry get a
+        humanized name.
+    reasons : ReasonConfig, optional
+        Score bands, number of factors, direction, locale, length budget (default 255
+        characters, the CRM text-field limit) and next best action.
+    model_version : str, optional
+        A version label written into every record and CRM export; default the first 12
+        characters of the model fingerprint.
     method_options : mapping, optional
         Options passed to the method, such as ``{"max_exact_players": 12}`` or
         ``{"n_samples": 2000}``.
@@ -125,8 +138,9 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         output_space: str = "auto",
         target_class: Any = None,
         n_background: int = 200,
-        catalog: Mapping[str, Mapping[str, Any]] | None = None,
-        reason_length: int = 255,
+        catalog: Any = None,
+        reasons: ReasonConfig | None = None,
+        model_version: str | None = None,
         method_options: Mapping[str, Any] | None = None,
         random_state: int = 0,
     ) -> None:
@@ -138,7 +152,8 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         self.target_class = target_class
         self.n_background = n_background
         self.catalog = catalog
-        self.reason_length = reason_length
+        self.reasons = reasons
+        self.model_version = model_version
         self.method_options = method_options
         self.random_state = random_state
 
@@ -207,10 +222,11 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         check_choice(self.method, "method", where, method_names())
         check_choice(self.output_space, "output_space", where, _OUTPUT_SPACES)
         check_int(self.n_background, "n_background", where, low=1)
-        check_int(self.reason_length, "reason_length", where, low=60)
         check_int(self.random_state, "random_state", where, low=0)
-        if self.catalog is not None and not isinstance(self.catalog, Mapping):
-            raise param_error("catalog", where, "a mapping of column name to entry", self.catalog)
+        if self.reasons is not None and not isinstance(self.reasons, ReasonConfig):
+            raise param_error("reasons", where, "a ReasonConfig or None", self.reasons)
+        if self.model_version is not None and not isinstance(self.model_version, str):
+            raise param_error("model_version", where, "a str or None", self.model_version)
         if self.method_options is not None and not isinstance(self.method_options, Mapping):
             raise param_error("method_options", where, "a mapping", self.method_options)
 
@@ -260,6 +276,20 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             options=dict(self.method_options or {}),
         )
         attributor = backend.build(context)
+        catalog = as_catalog(self.catalog)
+        config = self.reasons or ReasonConfig()
+        raw_scale = 1.0
+        if space == "raw":
+            raw_scale = float(np.std(output_fn(schema.model_input(bg_frame)))) or 1.0
+        writer = ReasonWriter(
+            catalog=catalog,
+            config=config,
+            feature_names=names,
+            output_space=space,
+            probability=kind.is_classifier and kind.has_proba,
+            raw_scale=raw_scale,
+            hidden=catalog.hidden(),
+        )
         self.model_ = model
         self.background_ = bg_frame
         self.feature_names_in_ = np.asarray(names, dtype=object)
@@ -279,6 +309,9 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             output_fn=output_fn,
             fingerprint=self.model_fingerprint_,
             tolerance=1e-5 if kind.float32 else 1e-6,
+            writer=writer,
+            catalog=catalog,
+            version=self.model_version or self.model_fingerprint_.split(":")[1][:12],
         )
 
     def _select_backend(self, structure: ModelStructure) -> Backend:
@@ -373,18 +406,24 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         result = engine.attributor.attribute(attr_in)
         _check_efficiency(result.values, result.base_values, outputs, engine.tolerance)
         names = [str(n) for n in self.feature_names_in_]
-        batch_top = np.argsort(-np.abs(result.values), axis=1, kind="stable")[:, :k]
-        rows = frame.to_numpy(dtype=object)
-        reasons = compose_reasons(
-            scores=scores,
-            attributions=result.values,
-            data_rows=[[_cell(v) for v in r] for r in rows],
-            feature_names=names,
-            top=batch_top,
-            namer=FeatureNamer(self.catalog),
-            max_length=self.reason_length,
-            probability=engine.kind.is_classifier and engine.kind.has_proba,
-        )
+        writer = engine.writer
+        rows = [[_cell(v) for v in r] for r in frame.to_numpy(dtype=object)]
+        actions: list[NextBestAction | None] = [None] * len(frame)
+        if writer.config.next_best_action != "off":
+            schema = engine.schema
+            actions = next_best_actions(
+                frame,
+                scores,
+                catalog=engine.catalog,
+                locale=writer.locale,
+                score_rows=lambda rows_: engine.score_fn(schema.model_input(rows_)),
+                allowed=[n for n in names if n not in engine.catalog.hidden()],
+            )
+        composed = [
+            writer.compose(float(scores[i]), result.values[i], rows[i], actions[i])
+            for i in range(len(frame))
+        ]
+        rendered = [c.render(writer.config.max_length) for c in composed]
         target = None
         if engine.target_index is not None and engine.kind.classes is not None:
             target = _cell(engine.kind.classes[engine.target_index])
@@ -395,15 +434,22 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             attributions=result.values,
             feature_names=names,
             output_space=engine.output_space,
-            reasons=reasons,
+            reasons=[text for text, _ in rendered],
+            bands=[c.band for c in composed],
+            reason_codes=[codes for _, codes in rendered],
+            next_best_actions=actions,
             data=frame,
             explainer=engine.backend.name,
             exact=result.exact,
             target_class=target,
             model_fingerprint=engine.fingerprint,
+            model_version=engine.version,
+            explained_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             top_k=k,
+            hidden=engine.catalog.hidden(),
             rejected=rejected,
             std_errors=result.std_errors,
+            composed=composed,
         )
 
     # --- predicting ------------------------------------------------------------------------

@@ -19,7 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ._inputs import RowProblem
 
-__all__ = ["Explanations", "FeatureAttribution", "LeadExplanation", "RejectedRow"]
+__all__ = [
+    "Explanations",
+    "FeatureAttribution",
+    "LeadExplanation",
+    "NextBestAction",
+    "ReasonCode",
+    "RejectedRow",
+]
 
 FloatArray = npt.NDArray[np.float64]
 Scalar = str | int | float | bool | None
@@ -36,6 +43,36 @@ class FeatureAttribution(BaseModel):
         description="Shapley value in the explanation's output space: how much this column "
         "moves the output away from the base value."
     )
+
+
+class ReasonCode(BaseModel):
+    """One principal factor named in a reason, as structured data.
+
+    ``code`` is stable across runs and model versions for the same column and direction
+    (``<STEM>_UP`` / ``<STEM>_DOWN``; the stem is the catalog's ``code`` or the column name).
+    ``text`` is the phrase exactly as it appears in the reason.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    feature: str
+    direction: Literal["up", "down"]
+    contribution: float
+    text: str
+
+
+class NextBestAction(BaseModel):
+    """The catalog-allowed change that would raise the score the most."""
+
+    model_config = ConfigDict(frozen=True)
+
+    feature: str
+    target_value: Scalar
+    action: str = Field(description="The action as words, e.g. 'Booking a demo'.")
+    new_score: float = Field(description="The model's score with that one change.")
+    gain: float = Field(description="new_score - score.")
+    text: str = Field(description="The suggestion as a sentence.")
 
 
 class LeadExplanation(BaseModel):
@@ -58,10 +95,17 @@ class LeadExplanation(BaseModel):
         description="Sum of the contributions of the columns not listed in `attributions`."
     )
     reason: str = Field(description="Plain-language statement of the principal factors.")
+    band: str = Field(description="The score band that leads the reason.")
+    reason_codes: tuple[ReasonCode, ...] = Field(
+        description="The factors named in `reason`, in the same order."
+    )
+    next_best_action: NextBestAction | None = None
     explainer: str = Field(description="The method that computed the attributions.")
     exact: bool = Field(description="True when the attributions are exact Shapley values.")
     target_class: Scalar = Field(description="The class whose score is explained, if any.")
     model_fingerprint: str = Field(description="SHA-256 of the explained model.")
+    model_version: str = Field(description="The model version label given to the wrapper.")
+    explained_at: str = Field(description="UTC time of the explanation, ISO 8601.")
 
 
 class RejectedRow(BaseModel):
@@ -85,19 +129,31 @@ class Explanations:
         Model output in ``output_space``.
     base_values : ndarray of shape (n,)
     attributions : ndarray of shape (n, n_features)
-        One value per raw column, in ``feature_names`` order.
+        One value per raw column, in ``feature_names`` order (hidden columns included: this
+        array is for analysts; records, reasons and CRM exports never name hidden columns).
     feature_names : list of str
     output_space : str
     reasons : list of str
+    bands : list of str
+    reason_codes : list of tuple of ReasonCode
+        The factors each reason names, in order.
+    next_best_actions : list of NextBestAction or None
     data : DataFrame
         The explained rows (raw values), indexed like the input.
     explainer : str
     exact : bool
     target_class : scalar or None
     model_fingerprint : str
+    model_version : str
+    explained_at : str
+        UTC time of the batch, ISO 8601.
     top_k : int
+    hidden : frozenset of str
+        Columns that are never named to a rep.
     rejected : list of RejectedRow
         Rows that were not explained (``on_error='skip'``), with the reason.
+    std_errors : ndarray or None
+        Standard errors of sampled attributions.
     """
 
     scores: FloatArray
@@ -107,14 +163,22 @@ class Explanations:
     feature_names: list[str]
     output_space: Literal["log_odds", "probability", "raw"]
     reasons: list[str]
+    bands: list[str]
+    reason_codes: list[tuple[ReasonCode, ...]]
+    next_best_actions: list[NextBestAction | None]
     data: pd.DataFrame
     explainer: str
     exact: bool
     target_class: Scalar
     model_fingerprint: str
+    model_version: str
+    explained_at: str
     top_k: int
+    hidden: frozenset[str] = frozenset()
     rejected: list[RejectedRow] = field(default_factory=list)
     std_errors: FloatArray | None = None
+    #: Per-row reason parts (``ComposedReason``), kept to re-render for other budgets.
+    composed: list[Any] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -129,13 +193,21 @@ class Explanations:
             raise IndexError(f"explanation index {i} out of range for a batch of {n}")
         return self._record(i % n)
 
-    def top_indices(self, k: int | None = None) -> npt.NDArray[np.intp]:
-        """Column indices of each row's ``k`` largest |attributions|, strongest first.
+    def _shown_abs(self) -> FloatArray:
+        mags = np.abs(self.attributions)
+        if self.hidden:
+            mask = np.array([n in self.hidden for n in self.feature_names], dtype=bool)
+            mags = np.where(mask[None, :], -1.0, mags)
+        return mags
 
-        Ties are broken by column order, so the ranking is deterministic.
+    def top_indices(self, k: int | None = None) -> npt.NDArray[np.intp]:
+        """Column indices of each row's ``k`` largest |attributions| among shown columns.
+
+        Strongest first; ties broken by column order, so the ranking is deterministic.
         """
         kk = self.top_k if k is None else k
-        order = np.argsort(-np.abs(self.attributions), axis=1, kind="stable")
+        kk = min(kk, len(self.feature_names) - len(self.hidden))
+        order = np.argsort(-self._shown_abs(), axis=1, kind="stable")
         return order[:, :kk]
 
     def _record(self, i: int) -> LeadExplanation:
@@ -159,22 +231,28 @@ class Explanations:
             attributions=attrs,
             other_contribution=total - shown,
             reason=self.reasons[i],
+            band=self.bands[i],
+            reason_codes=self.reason_codes[i],
+            next_best_action=self.next_best_actions[i],
             explainer=self.explainer,
             exact=self.exact,
             target_class=self.target_class,
             model_fingerprint=self.model_fingerprint,
+            model_version=self.model_version,
+            explained_at=self.explained_at,
         )
 
     def to_frame(self, *, attributions: bool = True) -> pd.DataFrame:
         """One row per explained lead, indexed like the input.
 
-        Columns: ``score``, ``output``, ``base_value``, ``reason``, ``reason_1`` ..
-        ``reason_k`` (the top factors' column names), and ``contrib_<column>`` for every raw
-        column when ``attributions`` is true.
+        Columns: ``score``, ``band``, ``output``, ``base_value``, ``reason``, ``reason_1`` ..
+        ``reason_k`` (the top factors' column names), ``next_best_action``, and
+        ``contrib_<column>`` for every raw column when ``attributions`` is true.
         """
         top = self.top_indices()
         cols: dict[str, Any] = {
             "score": self.scores,
+            "band": self.bands,
             "output": self.outputs,
             "base_value": self.base_values,
             "reason": self.reasons,
@@ -182,10 +260,32 @@ class Explanations:
         names = np.asarray(self.feature_names, dtype=object)
         for k in range(top.shape[1]):
             cols[f"reason_{k + 1}"] = names[top[:, k]]
+        cols["next_best_action"] = [a.text if a else "" for a in self.next_best_actions]
         if attributions:
             for j, name in enumerate(self.feature_names):
                 cols[f"contrib_{name}"] = self.attributions[:, j]
         return pd.DataFrame(cols, index=self.data.index)
+
+    def to_crm(self, fields: Any = "salesforce") -> pd.DataFrame:
+        """The CRM fields of each lead, every text field within its budget.
+
+        Parameters
+        ----------
+        fields : {"salesforce", "dynamics", "hubspot"} or CrmFields
+            A preset (field budgets of that CRM's text types) or your own field names and
+            budgets. See :class:`explainscore.CrmFields`.
+
+        Returns
+        -------
+        DataFrame
+            ``score, band, reason, reason_1..reason_4, reason_code_1..reason_code_4,
+            next_best_action, model_version, explained_at`` under the configured names. A
+            reason is re-composed for its field's budget (whole factors dropped, never a cut
+            word); a factor phrase longer than its field is left empty rather than cut.
+        """
+        from ._crm import crm_frame
+
+        return crm_frame(self, fields)
 
     def rejected_frame(self) -> pd.DataFrame:
         """The rejected rows as a frame with ``row``, ``column`` and ``problem``."""

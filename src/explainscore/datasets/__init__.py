@@ -7,13 +7,14 @@
 """
 
 from ._bank import load_bank_marketing
-from ._bank_catalog import BANK_FEATURE_INFO
+from ._bank_catalog import BANK_FEATURE_INFO, load_bank_catalog
 from ._leads import LEADS_COEFFICIENTS, leads_true_logit, make_leads
 
 __all__ = [
     "BANK_FEATURE_INFO",
     "LEADS_COEFFICIENTS",
     "leads_true_logit",
+    "load_bank_catalog",
     "load_bank_marketing",
     "make_leads",
 ]

@@ -10,7 +10,10 @@ replace it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib import resources
 from types import MappingProxyType
+
+from ..reasons._catalog import Catalog
 
 __all__ = ["BANK_FEATURE_INFO"]
 
@@ -183,3 +186,19 @@ A read-only mapping from column name to a read-only mapping with the keys:
     For numeric columns, sentinel values that are codes rather than quantities
     (``pdays`` ``-1`` -> ``"not previously contacted"``); empty otherwise.
 """
+
+
+def load_bank_catalog() -> Catalog:
+    """The complete reason catalog of the bundled bank data, the worked example.
+
+    English and German names, value labels and phrases for all 16 columns, ``pdays = -1``
+    worded as "Not contacted in an earlier campaign", and one actionable column (``contact``:
+    calling the mobile phone) for the next-best-action suggestion. Stored as
+    ``data/bank_catalog.json`` inside the package.
+
+    Returns
+    -------
+    Catalog
+    """
+    text = resources.files("explainscore.datasets").joinpath("data/bank_catalog.json")
+    return Catalog.model_validate_json(text.read_text(encoding="utf-8"))

@@ -1,6 +1,23 @@
-"""Turning attributions into words a sales rep can read."""
+"""Turning attributions into words a sales rep can read: catalog, composition, locales."""
 
-from ._compose import compose_reasons
-from ._names import FeatureNamer, humanize
+from ._catalog import Action, Catalog, FeatureEntry, Phrases
+from ._compose import ComposedReason, ReasonWriter, reason_code_stem
+from ._config import ReasonConfig, ScoreBands, StrengthCutoffs
+from ._locales import LOCALES, Locale
+from ._names import humanize
 
-__all__ = ["FeatureNamer", "compose_reasons", "humanize"]
+__all__ = [
+    "LOCALES",
+    "Action",
+    "Catalog",
+    "ComposedReason",
+    "FeatureEntry",
+    "Locale",
+    "Phrases",
+    "ReasonConfig",
+    "ReasonWriter",
+    "ScoreBands",
+    "StrengthCutoffs",
+    "humanize",
+    "reason_code_stem",
+]

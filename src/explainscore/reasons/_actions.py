@@ -1,0 +1,86 @@
+"""Next best action: the catalog-allowed change that would raise a lead's score the most.
+
+For every column the catalog marks actionable (and that may be shown), and every target value
+it allows, the lead is re-scored with that one column changed and everything else kept. All
+candidate rows of a batch are scored in one call to the model. The best change with a gain of
+at least ``min_gain`` becomes the suggestion: "Booking a demo would raise the score to about
+0.71." Hidden, blocked or non-actionable columns are never suggested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .._records import NextBestAction
+from ._catalog import Catalog, localize
+from ._format import format_number, format_value
+from ._locales import Locale
+
+__all__ = ["next_best_actions"]
+
+ScoreFn = Callable[[pd.DataFrame], npt.NDArray[np.float64]]
+
+
+def next_best_actions(
+    frame: pd.DataFrame,
+    scores: npt.NDArray[np.float64],
+    *,
+    catalog: Catalog,
+    locale: Locale,
+    score_rows: ScoreFn,
+    allowed: Sequence[str],
+    min_gain: float = 0.01,
+) -> list[NextBestAction | None]:
+    """One suggestion (or None) per row of ``frame``; see the module docstring."""
+    n = len(frame)
+    candidates: list[tuple[str, Any]] = []
+    for feature in allowed:
+        entry = catalog.entry(feature)
+        if entry.actionable is None or not entry.show:
+            continue
+        candidates.extend((feature, target) for target in entry.actionable.targets)
+    best: list[NextBestAction | None] = [None] * n
+    if not candidates or n == 0:
+        return best
+    changed = []
+    for feature, target in candidates:
+        rows = frame.copy()
+        rows[feature] = pd.Series([target] * n, index=frame.index, dtype=frame[feature].dtype)
+        changed.append(rows)
+    new_scores = score_rows(pd.concat(changed, ignore_index=True)).reshape(len(candidates), n)
+    gains = new_scores - scores[None, :]
+    for c, (feature, target) in enumerate(candidates):
+        # A lead already at the target value has nothing to gain from "changing" it.
+        same = (frame[feature] == target).to_numpy(dtype=bool)
+        gains[c, same] = -np.inf
+    pick = np.argmax(gains, axis=0)  # first best on ties: catalog order decides
+    for i in range(n):
+        c = int(pick[i])
+        gain = float(gains[c, i])
+        if not gain >= min_gain:
+            continue
+        feature, target = candidates[c]
+        entry = catalog.entry(feature)
+        action = entry.actionable
+        if action is None:  # pragma: no cover - filtered above
+            continue
+        phrase = localize(action.text, locale.code) or feature
+        phrase = phrase.replace("{value}", format_value(entry, target, locale))
+        new = float(new_scores[c, i])
+        text = locale.next_best_action.format(
+            action=phrase, score=format_number(new, locale, decimals=2)
+        )
+        best[i] = NextBestAction(
+            feature=feature,
+            target_value=target,
+            action=phrase,
+            new_score=new,
+            gain=gain,
+            text=text,
+        )
+    return best
