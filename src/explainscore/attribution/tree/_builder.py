@@ -1,0 +1,143 @@
+"""Collects trees one at a time (local node numbering) and lays them out flat."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ._ensemble import NativeSpace, TreeEnsemble
+
+__all__ = ["EnsembleBuilder", "bitset_from_categories"]
+
+
+class EnsembleBuilder:
+    """Accumulates trees for a :class:`TreeEnsemble`.
+
+    Parameters
+    ----------
+    n_outputs : int
+        Number of model outputs.
+    """
+
+    def __init__(self, n_outputs: int) -> None:
+        self.n_outputs = n_outputs
+        self._parts: dict[str, list[np.ndarray[Any, Any]]] = {
+            k: []
+            for k in (
+                "left", "right", "feature", "threshold", "flags", "cover", "value",
+                "cat_start", "cat_len",
+            )
+        }  # fmt: skip
+        self._cat_words: list[npt.NDArray[np.uint32]] = []
+        self._n_cat_words = 0
+        self._tree_start = [0]
+        self._tree_output: list[int] = []
+
+    def add_tree(
+        self,
+        *,
+        left: npt.ArrayLike,
+        right: npt.ArrayLike,
+        feature: npt.ArrayLike,
+        threshold: npt.ArrayLike,
+        flags: npt.ArrayLike,
+        cover: npt.ArrayLike,
+        value: npt.ArrayLike,
+        output: int,
+        categories: dict[int, npt.NDArray[np.uint32]] | None = None,
+    ) -> None:
+        """Append one tree whose root is local node 0.
+
+        Parameters
+        ----------
+        left, right : array-like of int
+            Local child indices, ``-1`` for leaves.
+        feature, threshold, flags, cover : array-like
+            Per-node fields as in :class:`TreeEnsemble` (feature ``-1`` on leaves).
+        value : array-like
+            Leaf values: shape (n_nodes,) when ``output >= 0``, else (n_nodes, n_outputs).
+        output : int
+            Output the tree adds to, or ``-1`` when ``value`` has one column per output.
+        categories : dict, optional
+            Local node index -> bitset words (uint32) of its categorical split.
+        """
+        lft = np.asarray(left, dtype=np.int64)
+        n = lft.shape[0]
+        base = self._tree_start[-1]
+        shift = np.where(lft >= 0, base, 0)
+        p = self._parts
+        p["left"].append((lft + shift).astype(np.int32))
+        rgt = np.asarray(right, dtype=np.int64)
+        p["right"].append(np.where(rgt >= 0, rgt + base, -1).astype(np.int32))
+        p["feature"].append(np.asarray(feature, dtype=np.int32))
+        p["threshold"].append(np.asarray(threshold, dtype=np.float64))
+        p["flags"].append(np.asarray(flags, dtype=np.uint8))
+        p["cover"].append(np.asarray(cover, dtype=np.float64))
+        val = np.asarray(value, dtype=np.float64)
+        full = np.zeros((n, self.n_outputs), dtype=np.float64)
+        if output >= 0:
+            full[:, output] = val.reshape(n)
+        else:
+            full[:] = val.reshape(n, self.n_outputs)
+        p["value"].append(full)
+        start = np.zeros(n, dtype=np.int32)
+        length = np.zeros(n, dtype=np.int32)
+        for node, words in (categories or {}).items():
+            start[node] = self._n_cat_words
+            length[node] = words.shape[0]
+            self._cat_words.append(words.astype(np.uint32))
+            self._n_cat_words += int(words.shape[0])
+        p["cat_start"].append(start)
+        p["cat_len"].append(length)
+        self._tree_start.append(base + n)
+        self._tree_output.append(output)
+
+    def build(
+        self,
+        *,
+        base_offset: npt.ArrayLike,
+        n_features: int,
+        native_space: NativeSpace,
+        float32_inputs: bool,
+        source: str,
+    ) -> TreeEnsemble:
+        """Concatenate the trees into a :class:`TreeEnsemble`."""
+        p = self._parts
+
+        def cat(key: str, dtype: Any, shape: tuple[int, ...] = (0,)) -> Any:
+            return np.ascontiguousarray(
+                np.concatenate(p[key]) if p[key] else np.zeros(shape, dtype=dtype), dtype=dtype
+            )
+
+        words = np.concatenate(self._cat_words) if self._cat_words else np.zeros(1, dtype=np.uint32)
+        return TreeEnsemble(
+            left=cat("left", np.int32),
+            right=cat("right", np.int32),
+            feature=cat("feature", np.int32),
+            threshold=cat("threshold", np.float64),
+            flags=cat("flags", np.uint8),
+            cat_start=cat("cat_start", np.int32),
+            cat_len=cat("cat_len", np.int32),
+            cat_words=np.ascontiguousarray(words, dtype=np.uint32),
+            cover=cat("cover", np.float64),
+            value=cat("value", np.float64, (0, self.n_outputs)),
+            tree_start=np.asarray(self._tree_start, dtype=np.int64),
+            tree_output=np.asarray(self._tree_output, dtype=np.int32),
+            base_offset=np.ascontiguousarray(base_offset, dtype=np.float64).reshape(self.n_outputs),
+            n_features=int(n_features),
+            native_space=native_space,
+            float32_inputs=float32_inputs,
+            source=source,
+        )
+
+
+def bitset_from_categories(categories: Any) -> npt.NDArray[np.uint32]:
+    """Bitset words (uint32) with the bit of each non-negative integer category set."""
+    cats = np.asarray(categories, dtype=np.int64)
+    n_words = int(cats.max()) // 32 + 1 if cats.size else 1
+    words = np.zeros(n_words, dtype=np.uint32)
+    for c in cats:
+        words[c >> 5] |= np.uint32(1 << (int(c) & 31))
+    return words
