@@ -35,8 +35,12 @@ from .exceptions import (
     ModelError,
     NotFittedError,
     ParameterError,
+    ScoringPausedError,
     UnsupportedModelError,
 )
+from .governance._card import ModelCard, check_signed_off
+from .governance._kill_switch import KillSwitch
+from .governance._policy import Policy
 from .reasons._actions import next_best_actions
 from .reasons._catalog import Catalog, as_catalog
 from .reasons._compose import ReasonWriter
@@ -105,6 +109,22 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
     model_version : str, optional
         A version label written into every record and CRM export; default the first 12
         characters of the model fingerprint.
+    policy : Policy, optional
+        Blocked features (refused as model inputs, fail closed) and hidden features (used,
+        never named to a rep). See :class:`~explainscore.Policy`.
+    card : ModelCard, optional
+        The model's card; every record says whether the model is signed off on it.
+    require_sign_off : bool, default=False
+        Refuse (``NotSignedOffError``) a model whose fingerprint has no sign-off on ``card``.
+        The production doors set it; a notebook may leave it off and records then say
+        ``signed_off: false``.
+    kill_switch : KillSwitch, optional
+        When engaged, ``explain`` produces no scores.
+    on_pause : {"status", "raise"}, default="status"
+        With the kill switch engaged: return a batch with ``status="paused"`` and no scores,
+        or raise ``ScoringPausedError``.
+    audit_log : AuditLog, optional
+        Every explanation is recorded in this tamper-evident log.
     method_options : mapping, optional
         Options passed to the method, such as ``{"max_exact_players": 12}`` or
         ``{"n_samples": 2000}``.
@@ -141,6 +161,12 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         catalog: Any = None,
         reasons: ReasonConfig | None = None,
         model_version: str | None = None,
+        policy: Policy | None = None,
+        card: ModelCard | None = None,
+        require_sign_off: bool = False,
+        kill_switch: KillSwitch | None = None,
+        on_pause: str = "status",
+        audit_log: Any = None,
         method_options: Mapping[str, Any] | None = None,
         random_state: int = 0,
     ) -> None:
@@ -154,6 +180,12 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         self.catalog = catalog
         self.reasons = reasons
         self.model_version = model_version
+        self.policy = policy
+        self.card = card
+        self.require_sign_off = require_sign_off
+        self.kill_switch = kill_switch
+        self.on_pause = on_pause
+        self.audit_log = audit_log
         self.method_options = method_options
         self.random_state = random_state
 
@@ -190,6 +222,8 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         frame = _training_frame(X)
         if len(frame) == 0:
             raise InputError("fit got no rows: pass at least one training row.")
+        if self.policy is not None:
+            self.policy.check_inputs(frame.columns, where="fit")
         model = clone(self.model)
         model_X = frame if isinstance(X, pd.DataFrame) else np.asarray(X)
         model.fit(model_X, y, **fit_params)
@@ -227,6 +261,11 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             raise param_error("reasons", where, "a ReasonConfig or None", self.reasons)
         if self.model_version is not None and not isinstance(self.model_version, str):
             raise param_error("model_version", where, "a str or None", self.model_version)
+        check_choice(self.on_pause, "on_pause", where, ("status", "raise"))
+        for name, kind in (("policy", Policy), ("card", ModelCard), ("kill_switch", KillSwitch)):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, kind):
+                raise param_error(name, where, f"a {kind.__name__} or None", value)
         if self.method_options is not None and not isinstance(self.method_options, Mapping):
             raise param_error("method_options", where, "a mapping", self.method_options)
 
@@ -243,6 +282,9 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         if self.top_k > len(names):
             raise param_error("top_k", "ExplainedModel", f"an int in [1, {len(names)}]", self.top_k)
         structure = decompose(model, len(names), names)
+        if self.policy is not None:
+            self.policy.check_inputs(names, where="ExplainedModel")
+            self.policy.check_inputs(_transformed_names(structure), where="ExplainedModel")
         kind = inspect_model(structure.estimator)
         target_index = _target_index(kind, self.target_class)
         backend = self._select_backend(structure)
@@ -288,15 +330,19 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             output_space=space,
             probability=kind.is_classifier and kind.has_proba,
             raw_scale=raw_scale,
-            hidden=catalog.hidden(),
+            hidden=self._policy_hidden(),
         )
+        fingerprint = model_fingerprint(model)
+        if self.require_sign_off:
+            check_signed_off(self.card, fingerprint, where="ExplainedModel")
         self.model_ = model
         self.background_ = bg_frame
         self.feature_names_in_ = np.asarray(names, dtype=object)
         self.n_features_in_ = len(names)
         self.method_ = backend.name
         self.output_space_ = space
-        self.model_fingerprint_ = model_fingerprint(model)
+        self.model_fingerprint_ = fingerprint
+        self.signed_off_ = self.card is not None and self.card.is_signed_off(fingerprint)
         self.engine_ = _Engine(
             schema=schema,
             structure=structure,
@@ -313,6 +359,9 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             catalog=catalog,
             version=self.model_version or self.model_fingerprint_.split(":")[1][:12],
         )
+
+    def _policy_hidden(self) -> frozenset[str]:
+        return frozenset() if self.policy is None else frozenset(self.policy.hidden)
 
     def _select_backend(self, structure: ModelStructure) -> Backend:
         est = structure.estimator
@@ -375,6 +424,19 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         check_choice(on_error, "on_error", "explain", _ON_ERROR)
         k = self.top_k if top_k is None else top_k
         check_int(k, "top_k", "explain", low=1, high=self.n_features_in_)
+        if self.policy is not None:
+            self.policy.check_inputs(_input_columns(X), where="explain")
+        if self.kill_switch is not None:
+            state = self.kill_switch.state()
+            if state.engaged:
+                if self.on_pause == "raise":
+                    raise ScoringPausedError(
+                        f"Scoring is paused by the kill switch ({state.source}"
+                        f"{': ' + state.reason if state.reason else ''}); no scores are "
+                        "produced until it is released."
+                    )
+                frame = engine.schema.to_frame(X, where="explain")
+                return self._paused(engine, frame, k, state.reason or "kill switch engaged")
         validated = engine.schema.validate(X, where="explain")
         if on_error == "raise":
             validated.raise_first()
@@ -417,7 +479,11 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
                 catalog=engine.catalog,
                 locale=writer.locale,
                 score_rows=lambda rows_: engine.score_fn(schema.model_input(rows_)),
-                allowed=[n for n in names if n not in engine.catalog.hidden()],
+                allowed=[
+                    n
+                    for n in names
+                    if n not in engine.catalog.hidden() and n not in self._policy_hidden()
+                ],
             )
         composed = [
             writer.compose(float(scores[i]), result.values[i], rows[i], actions[i])
@@ -446,10 +512,41 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             model_version=engine.version,
             explained_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             top_k=k,
-            hidden=engine.catalog.hidden(),
+            hidden=engine.catalog.hidden() | self._policy_hidden(),
+            signed_off=self.signed_off_,
+            policy_version=None if self.policy is None else self.policy.version,
             rejected=rejected,
             std_errors=result.std_errors,
             composed=composed,
+        )
+
+    def _paused(self, engine: _Engine, frame: pd.DataFrame, k: int, why: str) -> Explanations:
+        n, m = len(frame), self.n_features_in_
+        nan = np.full(n, np.nan)
+        message = f"Scoring paused: {why}."
+        return Explanations(
+            scores=nan,
+            outputs=nan.copy(),
+            base_values=nan.copy(),
+            attributions=np.full((n, m), np.nan),
+            feature_names=[str(c) for c in self.feature_names_in_],
+            output_space=engine.output_space,
+            reasons=[message] * n,
+            bands=[""] * n,
+            reason_codes=[()] * n,
+            next_best_actions=[None] * n,
+            data=frame,
+            explainer=engine.backend.name,
+            exact=False,
+            target_class=None,
+            model_fingerprint=engine.fingerprint,
+            model_version=engine.version,
+            explained_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            top_k=k,
+            hidden=engine.catalog.hidden() | self._policy_hidden(),
+            signed_off=self.signed_off_,
+            policy_version=None if self.policy is None else self.policy.version,
+            status="paused",
         )
 
     # --- predicting ------------------------------------------------------------------------
@@ -482,6 +579,29 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def _input_columns(X: Any) -> list[str]:
+    """Column names of what the user passed, when it has any (for the policy check)."""
+    if isinstance(X, pd.DataFrame):
+        return [str(c) for c in X.columns]
+    if isinstance(X, pd.Series):
+        return [str(c) for c in X.index]
+    if isinstance(X, Mapping):
+        return [str(c) for c in X]
+    if isinstance(X, list) and X and isinstance(X[0], Mapping):
+        return sorted({str(c) for row in X for c in row})
+    return []
+
+
+def _transformed_names(structure: ModelStructure) -> list[str]:
+    pre = structure.preprocessor
+    if pre is None or not hasattr(pre, "get_feature_names_out"):
+        return []
+    try:
+        return [str(n) for n in pre.get_feature_names_out()]
+    except Exception:
+        return []
 
 
 def _check_fitted(model: Any) -> None:

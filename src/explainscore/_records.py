@@ -86,12 +86,17 @@ class LeadExplanation(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    score: float = Field(description="P(target class) for classifiers, the prediction otherwise.")
-    output: float = Field(description="The model output in `output_space`.")
-    base_value: float = Field(description="The output expected before looking at this lead.")
+    status: Literal["ok", "paused"] = Field(
+        default="ok", description="'paused' when the kill switch stopped scoring: no score."
+    )
+    score: float | None = Field(
+        description="P(target class) for classifiers, the prediction otherwise; None if paused."
+    )
+    output: float | None = Field(description="The model output in `output_space`.")
+    base_value: float | None = Field(description="The output expected before looking at this lead.")
     output_space: Literal["log_odds", "probability", "raw"]
     attributions: tuple[FeatureAttribution, ...]
-    other_contribution: float = Field(
+    other_contribution: float | None = Field(
         description="Sum of the contributions of the columns not listed in `attributions`."
     )
     reason: str = Field(description="Plain-language statement of the principal factors.")
@@ -106,6 +111,8 @@ class LeadExplanation(BaseModel):
     model_fingerprint: str = Field(description="SHA-256 of the explained model.")
     model_version: str = Field(description="The model version label given to the wrapper.")
     explained_at: str = Field(description="UTC time of the explanation, ISO 8601.")
+    signed_off: bool = Field(description="Whether the model's fingerprint is signed off.")
+    policy_version: str | None = Field(description="Version of the policy in force, if any.")
 
 
 class RejectedRow(BaseModel):
@@ -175,6 +182,9 @@ class Explanations:
     explained_at: str
     top_k: int
     hidden: frozenset[str] = frozenset()
+    signed_off: bool = False
+    policy_version: str | None = None
+    status: Literal["ok", "paused"] = "ok"
     rejected: list[RejectedRow] = field(default_factory=list)
     std_errors: FloatArray | None = None
     #: Per-row reason parts (``ComposedReason``), kept to re-render for other budgets.
@@ -211,6 +221,8 @@ class Explanations:
         return order[:, :kk]
 
     def _record(self, i: int) -> LeadExplanation:
+        if self.status == "paused":
+            return self._paused_record(i)
         top = self.top_indices()[i]
         row = self.data.iloc[i]
         attrs = tuple(
@@ -240,6 +252,31 @@ class Explanations:
             model_fingerprint=self.model_fingerprint,
             model_version=self.model_version,
             explained_at=self.explained_at,
+            signed_off=self.signed_off,
+            policy_version=self.policy_version,
+        )
+
+    def _paused_record(self, i: int) -> LeadExplanation:
+        return LeadExplanation(
+            status="paused",
+            score=None,
+            output=None,
+            base_value=None,
+            output_space=self.output_space,
+            attributions=(),
+            other_contribution=None,
+            reason=self.reasons[i],
+            band="",
+            reason_codes=(),
+            next_best_action=None,
+            explainer=self.explainer,
+            exact=False,
+            target_class=self.target_class,
+            model_fingerprint=self.model_fingerprint,
+            model_version=self.model_version,
+            explained_at=self.explained_at,
+            signed_off=self.signed_off,
+            policy_version=self.policy_version,
         )
 
     def to_frame(self, *, attributions: bool = True) -> pd.DataFrame:

@@ -23,6 +23,9 @@ The tree::
     │   ├── NotFittedError                    the model has not been fitted
     │   └── UnsupportedModelError             no method can explain this model this way
     ├── ExplanationError (RuntimeError)       an explanation failed its own exactness check
+    ├── PolicyViolationError (PermissionError) governance refuses the model or the input
+    │   └── NotSignedOffError                 the model is not signed off (or was changed)
+    ├── ScoringPausedError (RuntimeError)      the kill switch is engaged
     └── MissingDependencyError (ImportError)  an optional extra is not installed
 
     ExplainScoreWarning (UserWarning)
@@ -44,7 +47,10 @@ __all__ = [
     "ModelError",
     "NonFiniteValueError",
     "NotFittedError",
+    "NotSignedOffError",
     "ParameterError",
+    "PolicyViolationError",
+    "ScoringPausedError",
     "UnexpectedColumnError",
     "UnsupportedModelError",
 ]
@@ -114,6 +120,29 @@ class UnsupportedModelError(ModelError):
 class ExplanationError(ExplainScoreError, RuntimeError):
     """An explanation failed its own exactness check (base value + sum of attributions
     did not equal the model output). This is a bug in explainscore: please report it."""
+
+
+class PolicyViolationError(ExplainScoreError, PermissionError):
+    """Governance refuses: a blocked feature, or a model not allowed to run.
+
+    Messages never name a blocked or hidden feature; ``entry`` is the 1-based position in the
+    policy's blocked list when a blocked feature was found.
+    """
+
+    def __init__(
+        self, message: str, *, policy_version: str | None = None, entry: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.policy_version = policy_version
+        self.entry = entry
+
+
+class NotSignedOffError(PolicyViolationError):
+    """The model has no sign-off, or its fingerprint differs from the signed one."""
+
+
+class ScoringPausedError(ExplainScoreError, RuntimeError):
+    """The kill switch is engaged: no scores are produced until it is released."""
 
 
 class MissingDependencyError(ExplainScoreError, ImportError):
