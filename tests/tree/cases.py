@@ -82,16 +82,17 @@ XGB = {"n_jobs": 1, "max_depth": 3, "n_estimators": 12}
 LGB = {"n_jobs": 1, "num_leaves": 8, "n_estimators": 12, "verbose": -1, "min_child_samples": 5}
 
 
+def _xgb_frame(A: np.ndarray) -> pd.DataFrame:
+    """Column 2 as a pandas categorical (codes 0..6, NaN missing), the rest as floats."""
+    df = pd.DataFrame(A, columns=[f"f{i}" for i in range(A.shape[1])])
+    codes = np.where(np.isnan(A[:, 2]), -1, A[:, 2]).astype(int)
+    df["f2"] = pd.Categorical.from_codes(codes, categories=list(range(7)))
+    return df
+
+
 def _xgb_categorical() -> Case:
     X, y, _ = make_data(3, nan_rate=0.1, categorical=2)
-    cats = list(range(7))
-
-    def frame(A: np.ndarray) -> pd.DataFrame:
-        df = pd.DataFrame(A, columns=[f"f{i}" for i in range(A.shape[1])])
-        codes = np.where(np.isnan(A[:, 2]), -1, A[:, 2]).astype(int)
-        df["f2"] = pd.Categorical.from_codes(codes, categories=cats)
-        return df
-
+    frame = _xgb_frame
     model = xgb.XGBClassifier(**XGB, enable_categorical=True, max_cat_to_onehot=1)
     model.fit(frame(X), y)
     return model, X, lambda A: _two_d(model.predict(frame(A), output_margin=True))

@@ -8,5 +8,12 @@
 
 from ._compile import can_compile, compile_ensemble
 from ._ensemble import TreeEnsemble
+from ._shap import TreeShapCore, path_dependent_shap
 
-__all__ = ["TreeEnsemble", "can_compile", "compile_ensemble"]
+__all__ = [
+    "TreeEnsemble",
+    "TreeShapCore",
+    "can_compile",
+    "compile_ensemble",
+    "path_dependent_shap",
+]

@@ -1,0 +1,184 @@
+"""Numba kernels that lay out the TreeSHAP plan: preorder nodes, path slots and leaf tables.
+
+Vocabulary (see :mod:`._shap` for the algorithm):
+
+* a *player* is what ``groups`` maps a column to; several nodes of one path may split on the
+  same player, and the game treats them as one;
+* the *slot* of an internal node is the position of its player among the distinct players of
+  the path from the root to it (order of first appearance), so every leaf below it agrees on it;
+* ``ud[node]`` is the number of distinct players strictly above the node, ``d`` for a leaf;
+* ``ratio[node]`` is ``cover[node] / cover[parent]``, the probability of taking that edge when
+  the parent's player is absent from the coalition.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+__all__ = ["fill_tables", "layout_trees"]
+
+
+@njit(cache=True, nogil=True)
+def layout_trees(
+    left: Any, right: Any, feature: Any, cover: Any, tree_start: Any, trees: Any, player: Any
+) -> Any:
+    """Lay the selected trees out in preorder, with parents, slots, ``ud`` and edge ratios.
+
+    Returns ``(src, p_left, p_right, p_parent, p_slot, p_ud, p_ratio, tree_node_start)``;
+    ``src`` maps each plan node to its ensemble node and child/parent links are plan indices.
+    """
+    total = 0
+    for t in trees:
+        total += tree_start[t + 1] - tree_start[t]
+    src = np.empty(total, dtype=np.int32)
+    p_left = np.full(total, -1, dtype=np.int32)
+    p_right = np.full(total, -1, dtype=np.int32)
+    p_parent = np.full(total, -1, dtype=np.int32)
+    p_slot = np.full(total, -1, dtype=np.int32)
+    p_ud = np.zeros(total, dtype=np.int32)
+    p_ratio = np.ones(total, dtype=np.float64)
+    tree_node_start = np.zeros(trees.shape[0] + 1, dtype=np.int64)
+    max_depth = 1
+    for t in trees:
+        max_depth = max(max_depth, tree_start[t + 1] - tree_start[t])
+    # Explicit stack of (ensemble node, plan parent, depth); path_* hold the current ancestors.
+    stack_node = np.empty(max_depth + 2, dtype=np.int64)
+    stack_parent = np.empty(max_depth + 2, dtype=np.int64)
+    stack_depth = np.empty(max_depth + 2, dtype=np.int64)
+    path_player = np.empty(max_depth + 1, dtype=np.int64)
+    path_slot = np.empty(max_depth + 1, dtype=np.int64)
+    pos = 0
+    for ti in range(trees.shape[0]):
+        t = trees[ti]
+        tree_node_start[ti] = pos
+        top = 0
+        stack_node[0] = tree_start[t]
+        stack_parent[0] = -1
+        stack_depth[0] = 0
+        while top >= 0:
+            node = stack_node[top]
+            parent = stack_parent[top]
+            dep = stack_depth[top]
+            top -= 1
+            me = pos
+            pos += 1
+            src[me] = node
+            if parent >= 0:
+                p_parent[me] = parent
+                if p_left[parent] < 0:
+                    p_left[parent] = me
+                else:
+                    p_right[parent] = me
+                pc = cover[src[parent]]
+                p_ratio[me] = cover[node] / pc if pc > 0 else 0.5
+                # Distinct players above me: my parent's count, plus its player if new.
+                p_ud[me] = p_ud[parent] + (1 if p_slot[parent] == p_ud[parent] else 0)
+            if left[node] < 0:
+                continue
+            pl = player[feature[node]]
+            slot = p_ud[me]
+            for a in range(dep):
+                if path_player[a] == pl:
+                    slot = path_slot[a]
+                    break
+            p_slot[me] = slot
+            path_player[dep] = pl
+            path_slot[dep] = slot
+            # Right pushed first so the left subtree comes next: preorder, left before right.
+            top += 1
+            stack_node[top] = right[node]
+            stack_parent[top] = me
+            stack_depth[top] = dep + 1
+            top += 1
+            stack_node[top] = left[node]
+            stack_parent[top] = me
+            stack_depth[top] = dep + 1
+    tree_node_start[trees.shape[0]] = pos
+    return src, p_left, p_right, p_parent, p_slot, p_ud, p_ratio, tree_node_start
+
+
+@njit(cache=True, nogil=True)
+def path_factors(
+    leaf: int, d: int, p_parent: Any, p_slot: Any, p_ratio: Any, p_player: Any, z: Any, who: Any
+) -> None:
+    """Per-slot zero fractions ``z`` and players ``who`` of the path to ``leaf``."""
+    for s in range(d):
+        z[s] = 1.0
+    c = leaf
+    while p_parent[c] >= 0:
+        p = p_parent[c]
+        s = p_slot[p]
+        z[s] *= p_ratio[c]
+        who[s] = p_player[p]
+        c = p
+
+
+@njit(cache=True, nogil=True)
+def fill_tables(
+    leaves: Any,
+    leaf_d: Any,
+    leaf_table: Any,
+    leaf_slot: Any,
+    p_parent: Any,
+    p_slot: Any,
+    p_ratio: Any,
+    p_player: Any,
+    p_value: Any,
+    weights: Any,
+    slot_z: Any,
+    slot_player: Any,
+    tables: Any,
+) -> float:
+    """Fill per-leaf slot arrays and subset tables; return the expected value.
+
+    For a table leaf with path players P (``d`` slots) and zero fractions z, the table is
+    ``K[C] = v * sum over non-empty S within C of w(|S|-1, d) * prod_{j in P minus S} z_j``,
+    indexed by the bit mask C of slots; ``w(s, d) = s! (d-1-s)! / d!``.
+    """
+    max_d = 1
+    for i in range(leaves.shape[0]):
+        max_d = max(max_d, leaf_d[i])
+    z = np.empty(max_d, dtype=np.float64)
+    who = np.empty(max_d, dtype=np.int32)
+    expected = 0.0
+    for i in range(leaves.shape[0]):
+        leaf = leaves[i]
+        d = leaf_d[i]
+        path_factors(leaf, d, p_parent, p_slot, p_ratio, p_player, z, who)
+        v = p_value[leaf]
+        reach = v
+        for s in range(d):
+            reach *= z[s]
+        expected += reach
+        off = leaf_table[i]
+        if off < 0:
+            continue
+        so = leaf_slot[i]
+        for s in range(d):
+            slot_z[so + s] = z[s]
+            slot_player[so + s] = who[s]
+        size = 1 << d
+        # prod over slots outside S, built from the full set downwards (no divisions).
+        tables[off + size - 1] = 1.0
+        for mask in range(size - 2, -1, -1):
+            b = 0
+            while (mask >> b) & 1:
+                b += 1
+            tables[off + mask] = tables[off + (mask | (1 << b))] * z[b]
+        for mask in range(size):
+            k = 0
+            m = mask
+            while m:
+                k += m & 1
+                m >>= 1
+            tables[off + mask] = v * weights[d, k - 1] * tables[off + mask] if k > 0 else 0.0
+        # Sum over subsets (zeta transform): K[C] = sum of g[S] for S within C.
+        for s in range(d):
+            bit = 1 << s
+            for mask in range(size):
+                if mask & bit:
+                    tables[off + mask] += tables[off + (mask ^ bit)]
+    return expected
