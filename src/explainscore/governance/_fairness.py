@@ -233,7 +233,10 @@ def wilson_interval(selected: int, n: int, *, confidence: float = 0.95) -> tuple
     denom = 1.0 + z * z / n
     center = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, center - half), min(1.0, center + half)
+    # At 0 and n the bound is exactly 0 or 1; rounding would leave a 1e-17 instead.
+    low = 0.0 if selected == 0 else max(0.0, center - half)
+    high = 1.0 if selected == n else min(1.0, center + half)
+    return low, high
 
 
 def katz_ratio_interval(
