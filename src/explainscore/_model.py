@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,7 @@ from .exceptions import (
 from .governance._card import ModelCard, check_signed_off
 from .governance._kill_switch import KillSwitch
 from .governance._policy import Policy
+from .governance._review import InputProfile, ReviewQueue, ReviewRules, review_reasons
 from .reasons._actions import next_best_actions
 from .reasons._catalog import Catalog, as_catalog
 from .reasons._compose import ReasonWriter
@@ -125,6 +126,11 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         or raise ``ScoringPausedError``.
     audit_log : AuditLog, optional
         Every explanation is recorded in this tamper-evident log.
+    review : ReviewRules, optional
+        When an explanation needs a human: near the threshold, out-of-range or unseen inputs,
+        a proxy feature among the reasons. Records list the rules that fired.
+    review_queue : ReviewQueue, optional
+        Where flagged explanations are queued for a reviewer.
     method_options : mapping, optional
         Options passed to the method, such as ``{"max_exact_players": 12}`` or
         ``{"n_samples": 2000}``.
@@ -167,6 +173,8 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         kill_switch: KillSwitch | None = None,
         on_pause: str = "status",
         audit_log: Any = None,
+        review: ReviewRules | None = None,
+        review_queue: ReviewQueue | None = None,
         method_options: Mapping[str, Any] | None = None,
         random_state: int = 0,
     ) -> None:
@@ -186,6 +194,8 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         self.kill_switch = kill_switch
         self.on_pause = on_pause
         self.audit_log = audit_log
+        self.review = review
+        self.review_queue = review_queue
         self.method_options = method_options
         self.random_state = random_state
 
@@ -262,7 +272,13 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         if self.model_version is not None and not isinstance(self.model_version, str):
             raise param_error("model_version", where, "a str or None", self.model_version)
         check_choice(self.on_pause, "on_pause", where, ("status", "raise"))
-        for name, kind in (("policy", Policy), ("card", ModelCard), ("kill_switch", KillSwitch)):
+        for name, kind in (
+            ("policy", Policy),
+            ("card", ModelCard),
+            ("kill_switch", KillSwitch),
+            ("review", ReviewRules),
+            ("review_queue", ReviewQueue),
+        ):
             value = getattr(self, name)
             if value is not None and not isinstance(value, kind):
                 raise param_error(name, where, f"a {kind.__name__} or None", value)
@@ -275,6 +291,8 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         bg_frame = _background_frame(background_source, names)
         schema = Schema.capture(bg_frame, wants_frame=wants_frame)
         bg_frame = schema.to_frame(bg_frame, where="background")
+        # Ranges and categories for review come from all rows given, before subsampling.
+        self.input_profile_ = InputProfile.of(bg_frame)
         if len(bg_frame) > self.n_background:
             rng = np.random.default_rng(self.random_state)
             pick = np.sort(rng.choice(len(bg_frame), size=self.n_background, replace=False))
@@ -403,7 +421,16 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
 
     # --- explaining ------------------------------------------------------------------------
 
-    def explain(self, X: Any, *, top_k: int | None = None, on_error: str = "raise") -> Explanations:
+    def explain(
+        self,
+        X: Any,
+        *,
+        top_k: int | None = None,
+        on_error: str = "raise",
+        actor: str | None = None,
+        request_id: str | None = None,
+        lead_ids: Any = None,
+    ) -> Explanations:
         """Score and explain a batch of leads.
 
         Parameters
@@ -415,6 +442,10 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         on_error : {"raise", "skip"}, default="raise"
             ``"skip"`` explains the valid rows and lists the others in
             :attr:`Explanations.rejected` with the column and problem.
+        actor, request_id : str, optional
+            Who asked and the request's id, written to the audit log.
+        lead_ids : sequence, optional
+            One id per row, written to the audit log pseudonymized (keyed hash).
 
         Returns
         -------
@@ -444,7 +475,60 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         if not good.any():
             validated.raise_first()
         frame = validated.frame[good] if validated.problems else validated.frame
-        return self._explain_frame(engine, frame, k, rejected_rows(validated.problems))
+        batch = self._explain_frame(engine, frame, k, rejected_rows(validated.problems))
+        ids = None if lead_ids is None else [v for v, g in zip(lead_ids, good, strict=True) if g]
+        return self._govern(batch, actor=actor, request_id=request_id, lead_ids=ids)
+
+    def _govern(
+        self,
+        batch: Explanations,
+        *,
+        actor: str | None,
+        request_id: str | None,
+        lead_ids: list[Any] | None,
+    ) -> Explanations:
+        """Review flags, audit records and review-queue items for an explained batch."""
+        flags: list[tuple[str, ...]] = [()] * len(batch)
+        if self.review is not None:
+            flags = review_reasons(
+                rules=self.review,
+                profile=self.input_profile_,
+                frame=batch.data,
+                scores=batch.scores,
+                reason_features=[[c.feature for c in codes] for codes in batch.reason_codes],
+                hidden=batch.hidden,
+            )
+        seqs: list[int | None] = [None] * len(batch)
+        batch = replace(batch, review_reasons=flags)
+        if self.audit_log is not None:
+            for i, record in enumerate(batch):
+                receipt = self.audit_log.record_explanation(
+                    record,
+                    inputs={
+                        str(k): _cell(v)
+                        for k, v in batch.data.iloc[i].items()
+                        if str(k) not in batch.hidden
+                    },
+                    lead_id=None if lead_ids is None else lead_ids[i],
+                    actor=actor,
+                    request_id=request_id,
+                    policy_version=batch.policy_version,
+                    reason_codes=[c.model_dump() for c in record.reason_codes],
+                )
+                seqs[i] = getattr(receipt, "seq", None)
+            batch = replace(batch, audit_seqs=seqs)
+        if self.review_queue is not None:
+            for i, reasons in enumerate(flags):
+                if reasons:
+                    self.review_queue.submit(
+                        reasons=reasons,
+                        score=float(batch.scores[i]),
+                        reason=batch.reasons[i],
+                        model_fingerprint=batch.model_fingerprint,
+                        audit_seq=seqs[i],
+                        request_id=request_id,
+                    )
+        return batch
 
     def explain_one(self, row: Any, *, top_k: int | None = None) -> LeadExplanation:
         """Score and explain one lead (a dict, a Series, a 1-row DataFrame or a 1-D array)."""

@@ -113,6 +113,14 @@ class LeadExplanation(BaseModel):
     explained_at: str = Field(description="UTC time of the explanation, ISO 8601.")
     signed_off: bool = Field(description="Whether the model's fingerprint is signed off.")
     policy_version: str | None = Field(description="Version of the policy in force, if any.")
+    review_reasons: tuple[str, ...] = Field(
+        default=(), description="The review rules that fired; empty: no review needed."
+    )
+    audit_seq: int | None = Field(default=None, description="The audit record's number.")
+
+    @property
+    def needs_review(self) -> bool:
+        return bool(self.review_reasons)
 
 
 class RejectedRow(BaseModel):
@@ -185,6 +193,8 @@ class Explanations:
     signed_off: bool = False
     policy_version: str | None = None
     status: Literal["ok", "paused"] = "ok"
+    review_reasons: list[tuple[str, ...]] = field(default_factory=list)
+    audit_seqs: list[int | None] = field(default_factory=list)
     rejected: list[RejectedRow] = field(default_factory=list)
     std_errors: FloatArray | None = None
     #: Per-row reason parts (``ComposedReason``), kept to re-render for other budgets.
@@ -254,6 +264,8 @@ class Explanations:
             explained_at=self.explained_at,
             signed_off=self.signed_off,
             policy_version=self.policy_version,
+            review_reasons=self.review_reasons[i] if self.review_reasons else (),
+            audit_seq=self.audit_seqs[i] if self.audit_seqs else None,
         )
 
     def _paused_record(self, i: int) -> LeadExplanation:
