@@ -50,8 +50,8 @@ def plot_report(report: FairnessReport, attributes: Sequence[str], *, top: int) 
         _reasons_panel(axes[row][1], name, groups, rejections, top, report.top_reasons, proxies)
     _legend(fig)
     fig.suptitle(
-        f"Fairness audit at threshold {report.threshold:g}: {report.n_selected} of "
-        f"{report.n_leads} leads selected",
+        f"Fairness audit at threshold {report.threshold:g}: {report.n_selected:,} of "
+        f"{report.n_leads:,} leads selected",
         fontsize=12,
     )
     return fig

@@ -144,8 +144,9 @@ def proxy_check(
         The model inputs (raw columns). Numeric and categorical columns are both handled;
         missing values of a categorical column form a level of their own.
     sensitive : Series, DataFrame, dict of array-like, or 1-D array-like
-        The sensitive attribute(s) of the same rows, matched by position. Rows with an
-        unknown label (NaN, None, ``"unknown"``) are left out for that attribute.
+        The sensitive attribute(s) of the same rows, matched by position, or by label when
+        a pandas object's index holds every label of ``X``'s index. Rows with an unknown
+        label (NaN, None, ``"unknown"``) are left out for that attribute.
     method : {"auc", "mutual_info"}, default="auc"
         ``"auc"``: out-of-fold AUC of a one-column classifier (a depth-4 tree for a numeric
         column, smoothed per-level class frequencies for a categorical one); one-vs-rest
@@ -182,8 +183,11 @@ def proxy_check(
         limit = check_number(threshold, "threshold", _WHERE, low=0.0, high=1.0)
     folds_wanted = check_int(cv, "cv", _WHERE, low=2)
     seed = check_int(random_state, "random_state", _WHERE, low=0)
+    labels = X.index if isinstance(X, pd.DataFrame) else None
     frame = _check_frame(X)
-    attrs = sensitive_attributes(sensitive, len(frame), where=_WHERE, param="sensitive")
+    attrs = sensitive_attributes(
+        sensitive, len(frame), index=labels, where=_WHERE, param="sensitive"
+    )
 
     notes: list[str] = []
     columns: list[ProxyColumn] = []
