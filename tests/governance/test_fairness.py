@@ -230,6 +230,8 @@ def test_no_selected_lead_gives_nan_ratios_and_a_note() -> None:
     report = fairness_audit(np.full(6, 0.1), ["a", "b"] * 3, threshold=0.5)
     assert all(math.isnan(r.impact_ratio) for r in report.groups)
     assert all(r.four_fifths_flag is None for r in report.groups)
+    assert not any(r.reference for r in report.groups)
+    assert report.attributes[0].reference_group is None
     assert any("No lead of any group" in n for n in report.notes)
 
 

@@ -46,6 +46,8 @@ __all__ = [
 ]
 
 _WHERE = "fairness_audit"
+#: The four-fifths rule: a rate below 0.8 times the highest group's rate is flagged.
+_FOUR_FIFTHS = 0.8
 #: Below this many leads the reference group's own rate is too noisy to anchor every ratio.
 _SMALL_REFERENCE = 30
 #: Rejected leads a group needs before its proxy share enters the max/min ratio.
@@ -297,7 +299,7 @@ def _rates(
         if g == ref and ref_x > 0:
             below: bool | None = False
         else:
-            below = None if math.isnan(rhi) else rhi < 0.8
+            below = None if math.isnan(rhi) else rhi < _FOUR_FIFTHS
         rows.append(
             GroupRate(
                 attribute=attr.name,
@@ -311,8 +313,9 @@ def _rates(
                 impact_ratio=ratio,
                 ratio_ci_low=rlo,
                 ratio_ci_high=rhi,
-                reference=g == ref,
-                four_fifths_flag=None if math.isnan(ratio) else ratio < 0.8,
+                # With nothing selected anywhere no group anchors the ratios.
+                reference=g == ref and ref_x > 0,
+                four_fifths_flag=None if math.isnan(ratio) else ratio < _FOUR_FIFTHS,
                 ci_below_four_fifths=below,
             )
         )
@@ -324,7 +327,7 @@ def _rates(
         n_unknown=int((~known).sum()),
         n_groups=size,
         n_empty_groups=int((n == 0).sum()),
-        reference_group=attr.levels[ref] if ref is not None else None,
+        reference_group=attr.levels[ref] if ref is not None and ref_x > 0 else None,
         reference_rate=float(rate[ref]) if ref is not None else math.nan,
         min_impact_ratio=min(ratios) if ratios else math.nan,
         flagged_groups=tuple(r.group for r in rows if r.four_fifths_flag),
@@ -362,7 +365,8 @@ def _rate_notes(
         )
     elif empty:
         shown = ", ".join(repr(g) for g in empty[:_NAMED_EMPTY_CELLS])
-        more = f" and {len(empty) - _NAMED_EMPTY_CELLS} more" if len(empty) > 10 else ""
+        extra = len(empty) - _NAMED_EMPTY_CELLS
+        more = f" and {extra} more" if extra > 0 else ""
         notes.append(
             f"{len(empty)} of {len(attr.levels)} cells of {name!r} have no leads (rates and "
             f"ratios NaN): {shown}{more}."
