@@ -1,0 +1,383 @@
+"""The hash chain: how a record is sealed, and how a stored chain is checked.
+
+A record is a JSON object. Its hash is::
+
+    SHA-256( b"explainscore.audit.v1\\0" + kind + b"\\0" + canonical_json(record - "hash") )
+
+where ``kind`` is ``genesis`` (record 0, which carries the chain's random ``chain_id``) or
+``event``. Every record holds ``prev_hash``, the hash of the record before it, so changing,
+removing, reordering or inserting a record breaks a link or a hash at that point. The domain
+tag keeps these hashes from ever equalling a hash computed for another purpose over the same
+bytes; the kind keeps a genesis record from passing for an event.
+
+Storage never changes the bytes: a stored record *is* its canonical JSON (with ``hash``), so
+verification recomputes from exactly what is on disk and any edited byte shows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from ..exceptions import ParameterError
+from ._audit_canon import canonical_json, parse_utc, utc_text
+from ._audit_models import FORMAT, Checkpoint, VerifyResult
+
+__all__ = [
+    "DOMAIN",
+    "EVENT_KEYS",
+    "ZERO_HASH",
+    "ChainVerifier",
+    "make_event",
+    "new_genesis",
+    "record_hash",
+    "seal",
+    "sealed_hash_ok",
+]
+
+DOMAIN = FORMAT.encode("ascii") + b"\0"
+ZERO_HASH = "0" * 64
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_KINDS = frozenset({"genesis", "event"})
+GENESIS_KEYS = frozenset({"kind", "seq", "prev_hash", "chain_id", "format", "time", "hash"})
+#: Every event record has exactly these keys (``None`` where a field does not apply).
+EVENT_KEYS = frozenset(
+    {
+        "kind",
+        "seq",
+        "time",
+        "event",
+        "prev_hash",
+        "model_fingerprint",
+        "policy_version",
+        "input_digest",
+        "inputs",
+        "score",
+        "attributions",
+        "reason",
+        "reason_codes",
+        "explanation",
+        "actor",
+        "request_id",
+        "lead_id",
+        "links_to",
+        "details",
+        "hash",
+    }
+)
+
+
+def record_hash(record: Mapping[str, Any]) -> str:
+    """The chain hash of ``record`` (its ``hash`` key, if present, is left out)."""
+    kind = record.get("kind")
+    if kind not in _KINDS:
+        raise ParameterError(f"Audit record kind must be one of {sorted(_KINDS)}.")
+    body = {k: v for k, v in record.items() if k != "hash"}
+    payload = DOMAIN + str(kind).encode("ascii") + b"\0" + canonical_json(body)
+    return hashlib.sha256(payload).hexdigest()
+
+
+def seal(record: Mapping[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """``record`` with its ``hash``, and its canonical bytes as stored."""
+    sealed = dict(record)
+    sealed["hash"] = record_hash(record)
+    return sealed, canonical_json(sealed)
+
+
+def sealed_hash_ok(record: Mapping[str, Any]) -> bool:
+    """Whether a stored record's own hash recomputes (used before extending a chain)."""
+    try:
+        return record.get("hash") == record_hash(record)
+    except ParameterError:
+        return False
+
+
+def make_event(
+    fields: Mapping[str, Any], seq: int, prev_hash: str, now: dt.datetime
+) -> dict[str, Any]:
+    """The unsealed event record numbered ``seq`` after ``prev_hash`` (``fields`` from
+    :func:`~._audit_events.event_fields`)."""
+    links_to = fields.get("links_to")
+    if links_to is not None and links_to >= seq:
+        raise ParameterError(
+            f"links_to must name an earlier record; this record will be number {seq}."
+        )
+    record = dict(fields)
+    record.update(kind="event", seq=seq, prev_hash=prev_hash, time=utc_text(now))
+    return record
+
+
+def new_genesis(now: dt.datetime) -> tuple[dict[str, Any], bytes]:
+    """Record 0 of a new chain, with a fresh random ``chain_id``."""
+    return seal(
+        {
+            "kind": "genesis",
+            "seq": 0,
+            "prev_hash": ZERO_HASH,
+            "chain_id": secrets.token_hex(16),
+            "format": FORMAT,
+            "time": utc_text(now),
+        }
+    )
+
+
+class _BadRecordError(Exception):
+    """One failed check inside :class:`ChainVerifier` (never escapes it)."""
+
+
+class ChainVerifier:
+    """Checks a stored chain fed to it in storage order, one record at a time.
+
+    Usage: :meth:`genesis`, then :meth:`anchor` if the log has been purged, then :meth:`feed`
+    for each stored event record, then :meth:`finish`. The first failure is kept; later
+    records are only counted.
+    """
+
+    def __init__(self, checkpoint: Checkpoint | None = None) -> None:
+        self._checkpoint = checkpoint
+        self._chain_id: str | None = None
+        self._genesis_hash: str | None = None
+        self._anchor: tuple[int, str] | None = None
+        self._prev: str | None = None
+        self._expected = 1
+        self._head_seq = 0
+        self._records = 0
+        self._first_bad: int | None = None
+        self._problem: str | None = None
+        self._last_purge: tuple[int, Any] | None = None
+        self._at_checkpoint: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """Whether a check has failed already."""
+        return self._problem is not None
+
+    def _fail(self, seq: int | None, problem: str) -> None:
+        if self._problem is None:
+            self._first_bad = seq
+            self._problem = problem
+
+    def genesis(self, raw: bytes | None) -> None:
+        """Check record 0 (``None``: the log has no records at all yet)."""
+        if raw is None:
+            return
+        try:
+            record = _parse(raw, "the genesis record (0)")
+            if set(record) != GENESIS_KEYS or record.get("kind") != "genesis":
+                raise _BadRecordError("the genesis record (0) does not have the genesis fields")
+            if record["format"] != FORMAT:
+                raise _BadRecordError(
+                    f"the genesis record names format {record['format']!r}, not {FORMAT}"
+                )
+            if record["seq"] != 0 or record["prev_hash"] != ZERO_HASH:
+                raise _BadRecordError("the genesis record (0) has a wrong number or link")
+            if not sealed_hash_ok(record):
+                raise _BadRecordError(
+                    "the genesis record (0) was modified (its hash does not match)"
+                )
+            chain_id = record["chain_id"]
+            if not isinstance(chain_id, str):
+                raise _BadRecordError("the genesis record (0) has no valid chain id")
+        except _BadRecordError as exc:
+            self._fail(0, str(exc))
+            return
+        self._chain_id = chain_id
+        self._genesis_hash = str(record["hash"])
+        self._prev = self._genesis_hash
+
+    def anchor(self, purged_through: int, purged_hash: str) -> None:
+        """Start after a purge: records up to ``purged_through`` were deleted on purpose."""
+        if (
+            not isinstance(purged_through, int)
+            or isinstance(purged_through, bool)
+            or purged_through < 1
+            or not isinstance(purged_hash, str)
+            or not _HEX64.fullmatch(purged_hash)
+        ):
+            self._fail(1, "the purge anchor is damaged")
+            return
+        self._anchor = (purged_through, purged_hash)
+        self._expected = purged_through + 1
+        self._head_seq = purged_through
+        self._prev = purged_hash
+
+    def feed(self, raw: bytes, stored: Mapping[str, Any] | None = None) -> None:
+        """Check the next stored record.
+
+        ``stored`` holds copies of record fields kept beside it for lookups (SQLite columns);
+        each must equal the record's own field, so editing a column alone also shows.
+        """
+        self._records += 1
+        if self.failed:
+            return
+        expected = self._expected
+        try:
+            self._check_event(raw, expected, stored or {})
+        except _BadRecordError as exc:
+            self._fail(expected, str(exc))
+
+    def _check_event(self, raw: bytes, e: int, stored: Mapping[str, Any]) -> None:
+        if self._prev is None:
+            raise _BadRecordError("the log has event records but no genesis record")
+        record = _parse(raw, f"record {e}")
+        if set(record) != EVENT_KEYS or record.get("kind") != "event":
+            raise _BadRecordError(
+                f"record {e} does not have the event fields (edited, or not a record)"
+            )
+        # Self-consistency first: a record whose hash no longer matches its own content was
+        # edited in place, whatever else is wrong with it.
+        if not sealed_hash_ok(record):
+            raise _BadRecordError(f"record {e} was modified (its hash does not match its content)")
+        seq = record["seq"]
+        if not isinstance(seq, int) or isinstance(seq, bool):
+            raise _BadRecordError(f"record {e} has no valid sequence number")
+        if seq > e:
+            missing = f"record {e} is" if seq == e + 1 else f"records {e}..{seq - 1} are"
+            raise _BadRecordError(
+                f"{missing} missing (found record {seq} where record {e} belongs)"
+            )
+        if seq < e:
+            raise _BadRecordError(
+                f"record {seq} appears again where record {e} belongs (duplicated or reordered)"
+            )
+        for key, value in stored.items():
+            if record[key] != value:
+                raise _BadRecordError(f"record {e}'s stored {key} column differs from the record")
+        if record["prev_hash"] != self._prev:
+            before = self._link_name(e)
+            raise _BadRecordError(
+                f"record {e} does not link to {before} ({before} was rewritten, or record {e} "
+                "was inserted)"
+            )
+        links_to = record["links_to"]
+        if links_to is not None and (
+            not isinstance(links_to, int) or isinstance(links_to, bool) or not 1 <= links_to < e
+        ):
+            raise _BadRecordError(f"record {e} links to a record that cannot precede it")
+        if not isinstance(record["time"], str) or not _is_time(record["time"]):
+            raise _BadRecordError(f"record {e} has no valid time")
+        if record["event"] == "purge":
+            self._last_purge = (e, record["details"])
+        self._prev = str(record["hash"])
+        if self._checkpoint is not None and e == self._checkpoint.seq:
+            self._at_checkpoint = self._prev
+        self._head_seq = e
+        self._expected = e + 1
+
+    def _link_name(self, e: int) -> str:
+        if self._anchor is not None and e == self._anchor[0] + 1:
+            return f"the purge anchor (record {self._anchor[0]})"
+        if e == 1:
+            return "the genesis record"
+        return f"record {e - 1}"
+
+    def finish(self, *, torn_tail: bool = False) -> VerifyResult:
+        """The verdict, after the purge-anchor and checkpoint checks."""
+        if not self.failed:
+            self._check_anchor()
+        checked = False
+        if not self.failed and self._checkpoint is not None:
+            checked = self._check_checkpoint(self._checkpoint)
+        ok = not self.failed
+        return VerifyResult(
+            ok=ok,
+            records=self._records,
+            first_bad=None if ok else self._first_bad,
+            problem=self._problem,
+            head_seq=self._head_seq,
+            head_hash=self._prev,
+            chain_id=self._chain_id,
+            anchor_seq=None if self._anchor is None else self._anchor[0],
+            torn_tail=torn_tail,
+            checkpoint_checked=checked,
+        )
+
+    def _check_anchor(self) -> None:
+        # The anchor sits outside the chain (it replaces the purged records), so it is trusted
+        # only if the last purge event, which is inside the chain, names the same record/hash.
+        expected: tuple[Any, Any] | None = None
+        if self._last_purge is not None:
+            details = self._last_purge[1]
+            if isinstance(details, dict):
+                expected = (details.get("purged_through"), details.get("purged_hash"))
+            else:
+                expected = (None, None)
+        if expected == self._anchor or (expected is None and self._anchor is None):
+            return
+        start = 1 if self._anchor is None else self._anchor[0] + 1
+        if self._anchor is None:
+            problem = "a purge event is recorded but the log has no purge anchor"
+        elif self._last_purge is None:
+            problem = f"the purge anchor (record {self._anchor[0]}) has no purge event behind it"
+        else:
+            problem = (
+                f"the purge anchor (record {self._anchor[0]}) does not match purge event "
+                f"{self._last_purge[0]}"
+            )
+        self._fail(start, problem)
+
+    def _check_checkpoint(self, cp: Checkpoint) -> bool:
+        if self._chain_id is None:
+            self._fail(min(cp.seq, 1), "the log is empty but the checkpoint is of a chain")
+            return False
+        if cp.chain_id != self._chain_id:
+            self._fail(None, "the checkpoint is from a different chain (or the log was replaced)")
+            return False
+        if self._head_seq < cp.seq:
+            self._fail(
+                self._head_seq + 1,
+                f"the log ends at record {self._head_seq} but the checkpoint covers record "
+                f"{cp.seq}: the tail was truncated",
+            )
+            return False
+        if cp.seq == 0:
+            seen: str | None = self._genesis_hash
+        elif self._anchor is not None and cp.seq == self._anchor[0]:
+            seen = self._anchor[1]
+        elif self._anchor is not None and cp.seq < self._anchor[0]:
+            return False  # purged since: only the length could be checked
+        else:
+            seen = self._at_checkpoint
+        if seen != cp.head_hash:
+            self._fail(
+                cp.seq,
+                f"record {cp.seq} differs from the checkpoint: the log was rewritten at or "
+                f"before record {cp.seq}",
+            )
+            return False
+        return True
+
+
+def _parse(raw: bytes, name: str) -> dict[str, Any]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _BadRecordError(f"{name} is not valid UTF-8") from None
+    try:
+        record = json.loads(text)
+    except ValueError:
+        raise _BadRecordError(f"{name} is not valid JSON") from None
+    if not isinstance(record, dict):
+        raise _BadRecordError(f"{name} is not a JSON object")
+    try:
+        canonical = canonical_json(record)
+    except ParameterError:
+        raise _BadRecordError(f"{name} holds a value JSON cannot hold (NaN or infinity)") from None
+    # Canonical form is unique, so any edit that keeps the meaning (spacing, key order, number
+    # spelling) still shows: the stored bytes must be exactly the canonical ones.
+    if canonical != raw:
+        raise _BadRecordError(f"{name} is not in canonical form (edited outside the log)")
+    return record
+
+
+def _is_time(text: str) -> bool:
+    try:
+        parse_utc(text)
+    except ValueError:
+        return False
+    return True
