@@ -16,7 +16,17 @@ from ._records import (
     RejectedRow,
 )
 from ._version import __version__
-from .governance import KillSwitch, ModelCard, Policy, SignOff, sign_off
+from .governance import (
+    KillSwitch,
+    ModelCard,
+    Policy,
+    ReviewQueue,
+    ReviewRules,
+    SignOff,
+    fairness_audit,
+    sign_off,
+)
+from .io import load, save
 from .reasons import Catalog, ReasonConfig, ScoreBands
 
 __all__ = [
@@ -34,8 +44,13 @@ __all__ = [
     "ReasonCode",
     "ReasonConfig",
     "RejectedRow",
+    "ReviewQueue",
+    "ReviewRules",
     "ScoreBands",
     "SignOff",
     "__version__",
+    "fairness_audit",
+    "load",
+    "save",
     "sign_off",
 ]

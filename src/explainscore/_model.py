@@ -211,6 +211,19 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         tags.target_tags = inner.target_tags
         return tags
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The engine holds closures over the model; it is derived state, rebuilt on load.
+        state: dict[str, Any] = dict(super().__getstate__())
+        state.pop("engine_", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        if "model_" in state:
+            profile = self.input_profile_
+            self._build(self.model_, self.background_, fingerprint=self.model_fingerprint_)
+            self.input_profile_ = profile
+
     @property
     def classes_(self) -> np.ndarray[Any, Any]:
         return np.asarray(self._engine().kind.classes)
@@ -257,6 +270,15 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             engine = self.engine_
         return engine
 
+    def _build_from_file(self, model: Any, background: Any, *, fingerprint: str) -> None:
+        """Prepare a model loaded by :func:`explainscore.load`.
+
+        Its fingerprint is the SHA-256 of the saved model file (verified on load), so a card
+        signs off exactly the file that runs.
+        """
+        self._check_params()
+        self._build(model, background, fingerprint=fingerprint)
+
     def _engine(self) -> _Engine:
         return self._ensure_built()
 
@@ -285,7 +307,7 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         if self.method_options is not None and not isinstance(self.method_options, Mapping):
             raise param_error("method_options", where, "a mapping", self.method_options)
 
-    def _build(self, model: Any, background_source: Any) -> None:
+    def _build(self, model: Any, background_source: Any, *, fingerprint: str | None = None) -> None:
         names = _raw_names(model, background_source)
         wants_frame = hasattr(model, "feature_names_in_")
         bg_frame = _background_frame(background_source, names)
@@ -350,7 +372,7 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             raw_scale=raw_scale,
             hidden=self._policy_hidden(),
         )
-        fingerprint = model_fingerprint(model)
+        fingerprint = fingerprint or model_fingerprint(model)
         if self.require_sign_off:
             check_signed_off(self.card, fingerprint, where="ExplainedModel")
         self.model_ = model
