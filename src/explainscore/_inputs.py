@@ -254,19 +254,33 @@ def _has_text(X: Any) -> bool:
 def _as_numbers(col: pd.Series[Any]) -> tuple[pd.Series[Any], np.ndarray[Any, Any]]:
     """Numeric values of a column and a mask of cells that are not numbers.
 
-    Numeric and boolean dtypes pass unchanged. An object column whose cells are all Python
-    numbers (rows given as dicts) is converted losslessly; cells holding text are flagged, not
+    Numeric and boolean dtypes pass unchanged. In an object column (rows given as dicts, or a
+    CSV chunk where one bad cell made the whole column text), Python numbers and text that
+    is a number ("42", "3.5", as a CSV holds them) are parsed; any other cell is flagged, not
     coerced: explainscore never turns a word into a number or a NaN behind the user's back.
     """
-    if pd.api.types.is_bool_dtype(col):
+    if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
         return col, np.zeros(len(col), dtype=bool)
-    if pd.api.types.is_numeric_dtype(col):
-        return col, np.zeros(len(col), dtype=bool)
-    bad = col.map(lambda v: isinstance(v, (str, bytes)) or not _is_number_or_missing(v))
-    bad_mask = bad.to_numpy(dtype=bool)
-    values = col.where(~bad, other=np.nan)
-    numbers = pd.to_numeric(values, errors="coerce")
-    return numbers, bad_mask
+    parsed = col.map(_parse_number)
+    bad_mask = parsed.map(lambda v: v is _NOT_A_NUMBER).to_numpy(dtype=bool)
+    values = parsed.where(~bad_mask, other=np.nan).astype(np.float64)
+    return values, bad_mask
+
+
+_NOT_A_NUMBER = object()
+
+
+def _parse_number(v: Any) -> Any:
+    if v is None:
+        return np.nan
+    if isinstance(v, str):
+        try:
+            return float(v.strip()) if v.strip() else np.nan
+        except ValueError:
+            return _NOT_A_NUMBER
+    if _is_number_or_missing(v):
+        return v
+    return _NOT_A_NUMBER
 
 
 def _is_number_or_missing(v: Any) -> bool:
