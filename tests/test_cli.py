@@ -90,7 +90,8 @@ def test_unsigned_model_is_refused_in_one_line(saved, leads, tmp_path, capsys) -
     assert err.startswith(
         "explainscore: error: ExplainedModel refused: the model has no model card"
     )
-    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
 
 
 def test_card_sign_off_then_production_run(saved, leads, tmp_path, capsys) -> None:
