@@ -345,3 +345,51 @@ def test_append_refuses_to_extend_a_damaged_head(
     tamper.edit(3, lambda r: r.update(score=0.0))
     with pytest.raises(AuditLogError, match="damaged"):
         audit_log.append({"event": "sign_off"})
+
+
+def _checkpointed_db(path: Path, fill: Callable[..., None], n: int) -> None:
+    """An SQLite log of ``n`` records with everything in the main file (WAL emptied)."""
+    log = AuditLog(path)
+    fill(log, n)
+    log.close()
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _stored_record(path: Path, seq: int) -> bytes:
+    with sqlite3.connect(path) as db:
+        row = db.execute("SELECT record FROM audit_records WHERE seq = ?", (seq,)).fetchone()
+    return str(row[0]).encode()
+
+
+def test_raw_byte_flip_in_the_sqlite_file_names_k(
+    tmp_path: Path, fill: Callable[..., None]
+) -> None:
+    path = tmp_path / "a.db"
+    _checkpointed_db(path, fill, N)
+    record = _stored_record(path, 3)
+    data = path.read_bytes()
+    at = data.index(record)
+    for offset in (5, len(record) // 2, len(record) - 3):
+        flipped = bytearray(data)
+        flipped[at + offset] ^= 0x01
+        path.write_bytes(bytes(flipped))
+        _bad(AuditLog(path).verify(), 3)
+    path.write_bytes(data)
+    assert AuditLog(path).verify().ok
+
+
+def test_damaged_sqlite_pages_are_a_verdict_not_a_crash(
+    tmp_path: Path, fill: Callable[..., None]
+) -> None:
+    path = tmp_path / "a.db"
+    _checkpointed_db(path, fill, 300)
+    data = bytearray(path.read_bytes())
+    page_size = int.from_bytes(data[16:18], "big")
+    page = data.index(_stored_record(path, 150)) // page_size * page_size
+    data[page : page + 12] = b"\xff" * 12  # the b-tree page header
+    path.write_bytes(bytes(data))
+    result = AuditLog(path).verify()
+    assert not result.ok
+    assert result.first_bad is not None
+    assert result.first_bad <= 150

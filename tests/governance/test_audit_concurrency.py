@@ -122,3 +122,18 @@ def test_kill_9_mid_append_loses_no_acknowledged_record(tmp_path: Path, backend:
     result = log.verify()
     assert result.ok, result.problem
     assert not result.torn_tail
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "jsonl"])
+def test_a_log_opened_before_fork_works_in_parent_and_child(tmp_path: Path, backend: str) -> None:
+    log = AuditLog(tmp_path / _name(backend))
+    log.append({"event": "explanation", "actor": "parent"})
+    ctx = mp.get_context("fork")
+    child = ctx.Process(target=lambda: log.append({"event": "explanation", "actor": "child"}))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    log.append({"event": "explanation", "actor": "parent"})
+    result = log.verify()
+    assert result.ok, result.problem
+    assert [r["actor"] for r in log.records()] == ["parent", "child", "parent"]

@@ -162,6 +162,10 @@ class ChainVerifier:
             self._first_bad = seq
             self._problem = problem
 
+    def unreadable(self, problem: str) -> None:
+        """The storage itself failed where the next record should be (a damaged file)."""
+        self._fail(self._expected, problem)
+
     def genesis(self, raw: bytes | None) -> None:
         """Check record 0 (``None``: the log has no records at all yet)."""
         if raw is None:

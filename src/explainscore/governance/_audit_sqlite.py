@@ -23,7 +23,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 _PAGE = 500
+_INHERITED: list[sqlite3.Connection] = []
 
 
 class SqliteStore:
@@ -68,6 +69,10 @@ class SqliteStore:
         # A connection must not cross a fork: the child would share the parent's file locks.
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
+        if self._conn is not None:
+            # Inherited from the parent: closing it here could disturb the parent's WAL
+            # state, so it is only set aside, never closed or used.
+            _INHERITED.append(self._conn)
         try:
             conn = sqlite3.connect(
                 str(self.path),
@@ -133,12 +138,15 @@ class SqliteStore:
         try:
             yield
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
+        if not immediate:
+            _rollback(conn)  # a read snapshot has nothing to commit
+            return
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise AuditLogError(f"The audit log {str(self.path)!r}: commit failed: {exc}") from None
 
     # -- Store -------------------------------------------------------------------------------
@@ -217,6 +225,14 @@ class SqliteStore:
         return False
 
     def _scan_in(self, conn: sqlite3.Connection, verifier: ChainVerifier) -> None:
+        try:
+            self._scan_rows(conn, verifier)
+        except sqlite3.DatabaseError as exc:
+            # SQLite keeps no checksums: an edited page usually reads back as edited records,
+            # but a damaged page structure stops the scan. That is a verdict, not a crash.
+            verifier.unreadable(f"the database file is damaged here ({exc})")
+
+    def _scan_rows(self, conn: sqlite3.Connection, verifier: ChainVerifier) -> None:
         row = conn.execute("SELECT record FROM audit_records WHERE seq = 0").fetchone()
         verifier.genesis(None if row is None else bytes(row[0]))
         anchor = self._anchor(conn)
@@ -304,7 +320,16 @@ class SqliteStore:
         with self._lock:
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
+            elif self._conn is not None:
+                _INHERITED.append(self._conn)
             self._conn = None
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    # SQLite may already have rolled back on its own (after some errors); that is fine.
+    if conn.in_transaction:
+        with suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 def _text(value: Any) -> str | None:
