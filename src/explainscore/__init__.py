@@ -17,6 +17,7 @@ from ._records import (
 )
 from ._version import __version__
 from .governance import (
+    AuditLog,
     KillSwitch,
     ModelCard,
     Policy,
@@ -30,6 +31,7 @@ from .io import load, save
 from .reasons import Catalog, ReasonConfig, ScoreBands
 
 __all__ = [
+    "AuditLog",
     "Catalog",
     "CrmField",
     "CrmFields",

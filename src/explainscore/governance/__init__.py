@@ -1,5 +1,6 @@
 """Governance: policy, model cards and sign-off, kill switch, audit log, fairness, review."""
 
+from ._audit import AuditLog, AuditReceipt, Checkpoint, VerifyResult
 from ._card import ModelCard, SignOff, sign_off
 from ._fairness import fairness_audit
 from ._fairness_report import (
@@ -19,6 +20,9 @@ from ._review import ReviewDecision, ReviewItem, ReviewQueue, ReviewRules
 
 __all__ = [
     "AttributeSummary",
+    "AuditLog",
+    "AuditReceipt",
+    "Checkpoint",
     "FairnessReport",
     "GroupRate",
     "GroupRejections",
@@ -35,6 +39,7 @@ __all__ = [
     "ReviewQueue",
     "ReviewRules",
     "SignOff",
+    "VerifyResult",
     "fairness_audit",
     "proxy_check",
     "sign_off",
