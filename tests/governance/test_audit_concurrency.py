@@ -137,3 +137,34 @@ def test_a_log_opened_before_fork_works_in_parent_and_child(tmp_path: Path, back
     result = log.verify()
     assert result.ok, result.problem
     assert [r["actor"] for r in log.records()] == ["parent", "child", "parent"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "jsonl"])
+def test_purge_while_others_append(tmp_path: Path, backend: str) -> None:
+    path = str(tmp_path / _name(backend))
+    log = AuditLog(path)
+    log.append({"event": "explanation"})
+    ctx = mp.get_context("fork")
+    start = ctx.Event()
+    workers = [ctx.Process(target=_appender, args=(path, w, start)) for w in range(2)]
+    for p in workers:
+        p.start()
+    start.set()
+    purges = 0
+    while any(p.is_alive() for p in workers):
+        purges += log.purge(older_than_days=0, actor="dpo") > 0
+        time.sleep(0.01)
+    for p in workers:
+        p.join(30)
+    assert [p.exitcode for p in workers] == [0, 0]
+    result = log.verify()
+    assert result.ok, result.problem
+    assert result.head_seq == 1 + 2 * M + purges
+    assert result.records == result.head_seq - (result.anchor_seq or 0)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "jsonl"])
+def test_new_logs_are_owner_only(tmp_path: Path, backend: str) -> None:
+    path = tmp_path / _name(backend)
+    AuditLog(path).append({"event": "explanation"})
+    assert path.stat().st_mode & 0o077 == 0

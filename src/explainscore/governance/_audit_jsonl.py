@@ -137,16 +137,18 @@ class JsonlStore:
         end, last = _tail(fd, size)
         cut = size - end
         fragment = b""
+        # The head is checked before anything is changed: a damaged head stops here.
+        head = None if last is None else self._head_of(last)
         if cut:
             fragment = os.pread(fd, cut, end)
             self._sync(lambda: os.ftruncate(fd, end), fd)
-        if last is None:
+        if head is None:
             genesis, raw = new_genesis(self._clock())
             self._write(fd, raw + b"\n")
             _fsync_dir(self.path)  # the new file's directory entry must be durable too
             seq, prev = 0, str(genesis["hash"])
         else:
-            seq, prev = self._head_of(last)
+            seq, prev = head
         if cut:
             details = {
                 "discarded_bytes": cut,

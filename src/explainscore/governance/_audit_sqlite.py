@@ -90,6 +90,9 @@ class SqliteStore:
         return conn
 
     def _writable(self) -> sqlite3.Connection:
+        if not self.path.exists():
+            # Owner-only from the start (SQLite gives its -wal and -shm files the same mode).
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
         conn = self._connect()
         if not self._ready:
             self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
