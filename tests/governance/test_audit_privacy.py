@@ -265,3 +265,25 @@ def test_errors_are_explainscore_errors(tmp_path: Path) -> None:
     bogus.write_bytes(b"SQLite format 3\0" + b"\0" * 200)
     with pytest.raises(ExplainScoreError):
         AuditLog(bogus).verify()
+
+
+def test_batches_are_written_at_once_and_all_or_nothing(log_path: Path) -> None:
+    log = AuditLog(log_path, pseudonym_key=KEY)
+    receipts = log.record_explanations(
+        [_explanation(), _explanation(score=0.1)],
+        inputs=[{"a": 1}, {"a": 2}],
+        lead_ids=["L1", "L2"],
+        actor="batch",
+    )
+    assert [r.seq for r in receipts] == [1, 2]
+    assert [r["score"] for r in log.subject_access("L2")] == [0.1]
+    with pytest.raises(ParameterError):
+        log.append_many([{"event": "sign_off"}, {"event": "explanation", "links_to": 99}])
+    with pytest.raises(ParameterError):
+        log.append_many([{"event": "sign_off"}, {"event": "explanation", "score": "x"}])
+    with pytest.raises(ParameterError, match="one entry per explanation"):
+        log.record_explanations([_explanation()], lead_ids=["a", "b"])
+    assert log.verify().records == 2
+    assert log.append_many([]) == []
+    assert [r.seq for r in log.append_many([{"event": "sign_off"}] * 3)] == [3, 4, 5]
+    assert log.verify().ok

@@ -25,7 +25,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -119,12 +119,20 @@ class JsonlStore:
     def exists(self) -> bool:
         return self.path.exists()
 
-    def append(self, fields: Fields) -> AuditReceipt:
+    def append(self, batch: Sequence[Fields]) -> list[AuditReceipt]:
         with self._locked(exclusive=True, create=True) as fd:
             seq, prev, _ = self._prepare(fd)
-            record, raw = seal(make_event(fields, seq + 1, prev, self._clock()))
-            self._write(fd, raw + b"\n")
-            return AuditReceipt(seq=record["seq"], record_hash=record["hash"])
+            now = self._clock()
+            lines, receipts = [], []
+            # Everything is built before anything is written: a bad event writes nothing.
+            for fields in batch:
+                record, raw = seal(make_event(fields, seq + 1, prev, now))
+                seq, prev = seq + 1, str(record["hash"])
+                lines.append(raw + b"\n")
+                receipts.append(AuditReceipt(seq=seq, record_hash=prev))
+            if lines:
+                self._write(fd, b"".join(lines))
+            return receipts
 
     def repair(self) -> int:
         with self._locked(exclusive=True) as fd:

@@ -22,7 +22,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -157,11 +157,11 @@ class SqliteStore:
     def exists(self) -> bool:
         return self.path.exists()
 
-    def append(self, fields: Fields) -> AuditReceipt:
+    def append(self, batch: Sequence[Fields]) -> list[AuditReceipt]:
         with self._lock:
             conn = self._writable()
             with self._transaction(conn, immediate=True):
-                return self._append_in(conn, fields)
+                return [self._append_in(conn, fields) for fields in batch]
 
     def _append_in(self, conn: sqlite3.Connection, fields: Fields) -> AuditReceipt:
         seq, prev = self._head(conn)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from ._audit_chain import ChainVerifier
@@ -23,9 +23,10 @@ class Store(Protocol):
     def exists(self) -> bool:
         """Whether the log file exists."""
 
-    def append(self, fields: Fields) -> AuditReceipt:
-        """Add one event under the write lock: read the head, number, hash, write, make
-        durable, then return (creating the log and its genesis record if needed)."""
+    def append(self, batch: Sequence[Fields]) -> list[AuditReceipt]:
+        """Add events under one hold of the write lock: read the head, number, hash, write,
+        make durable once, then return (creating the log and its genesis record if needed).
+        All or nothing."""
 
     def scan(self, verifier: ChainVerifier) -> bool:
         """Feed a consistent snapshot of the log to ``verifier``; True if it ends in a torn
