@@ -243,7 +243,7 @@ class ChainVerifier:
         if seq > e:
             missing = f"record {e} is" if seq == e + 1 else f"records {e}..{seq - 1} are"
             raise _BadRecordError(
-                f"{missing} missing (found record {seq} where record {e} belongs)"
+                f"{missing} missing or out of order (found record {seq} where record {e} belongs)"
             )
         if seq < e:
             raise _BadRecordError(
