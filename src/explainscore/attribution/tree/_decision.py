@@ -13,7 +13,25 @@ __all__ = ["goes_left"]
 _ZERO = float(np.float32(1e-35))
 
 
-@njit(cache=True, inline="always", nogil=True)
+@njit(cache=True, nogil=True)
+def _special(x: float, threshold: float, fl: int, start: int, length: int, words: Any) -> bool:
+    """Categorical and zero-as-missing nodes (kept out of line: they are rare)."""
+    if np.isnan(x):
+        return bool(fl & 1)
+    if fl & 4:
+        in_set = False
+        if not ((fl & 16) and x < 0.0) and x > -2147483648.0 and x < 2147483648.0:
+            c = int(x)  # truncates toward zero, as the libraries' casts do
+            if c >= 0 and (c >> 5) < length:
+                word = words[start + (c >> 5)]
+                in_set = ((word >> np.uint32(c & 31)) & np.uint32(1)) != 0
+        return bool(in_set == ((fl & 8) != 0))
+    if x >= -_ZERO and x <= _ZERO:
+        return bool(fl & 1)
+    return bool(x <= threshold)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def goes_left(
     x: float,
     node: int,
@@ -25,16 +43,9 @@ def goes_left(
 ) -> bool:
     """Whether value ``x`` takes the left child of ``node`` (see ``_ensemble`` for the rule)."""
     fl = flags[node]
-    if np.isnan(x):
-        return bool(fl & 1)
-    if fl & 4:
-        in_set = False
-        if not ((fl & 16) and x < 0.0) and x > -2147483648.0 and x < 2147483648.0:
-            c = int(x)  # truncates toward zero, as the libraries' casts do
-            if c >= 0 and (c >> 5) < cat_len[node]:
-                word = cat_words[cat_start[node] + (c >> 5)]
-                in_set = ((word >> np.uint32(c & 31)) & np.uint32(1)) != 0
-        return bool(in_set == ((fl & 8) != 0))
-    if (fl & 2) and x >= -_ZERO and x <= _ZERO:
-        return bool(fl & 1)
-    return bool(x <= threshold[node])
+    if (fl & 6) == 0:
+        # Plain numeric split; ``x != x`` only for NaN, which takes the default side.
+        # Branch-free because this is the hot path of every kernel.
+        t = threshold[node]
+        return bool((x <= t) | ((x != x) & ((fl & 1) != 0)))
+    return bool(_special(x, threshold[node], fl, cat_start[node], cat_len[node], cat_words))

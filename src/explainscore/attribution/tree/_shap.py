@@ -39,9 +39,9 @@ __all__ = ["TreeShapCore", "path_dependent_shap"]
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Largest path (distinct players) that gets a table: 2^14 floats (128 KiB) per leaf. Beyond
+#: Largest path (distinct players) that gets a table: 2^10 floats (8 KiB) per leaf. Beyond
 #: this the per-row lookups leave the cache and the direct formula is as fast.
-MAX_TABLE_DEPTH = 14
+MAX_TABLE_DEPTH = 10
 #: Rows per parallel block: large enough to reuse a tree's tables, small enough to balance.
 _BLOCK = 64
 
@@ -73,6 +73,42 @@ def _check_groups(groups: Any, n_features: int) -> tuple[npt.NDArray[np.int32], 
         raise ParameterError("groups must hold player indices >= 0.")
     n_players = int(g.max()) + 1 if g.size else 0
     return g.astype(np.int32), n_players
+
+
+def _internal_first(
+    src: Any,
+    p_left: Any,
+    p_right: Any,
+    p_parent: Any,
+    p_slot: Any,
+    p_ud: Any,
+    p_ratio: Any,
+    tree_node_start: Any,
+) -> tuple[tuple[Any, ...], npt.NDArray[np.int64]]:
+    """Renumber each tree's nodes: internal nodes first (still preorder, so parents precede
+    children), then leaves. The per-row decision loop then runs over a dense range."""
+    n = src.shape[0]
+    tree_of = np.repeat(np.arange(len(tree_node_start) - 1), np.diff(tree_node_start))
+    is_leaf = p_left < 0
+    # Sort key: tree, then internal before leaf, then preorder position (stable sort).
+    order = np.lexsort((np.arange(n), is_leaf, tree_of))
+    new_of_old = np.empty(n, dtype=np.int32)
+    new_of_old[order] = np.arange(n, dtype=np.int32)
+
+    def remap(links: Any) -> Any:
+        return np.where(links >= 0, new_of_old[np.maximum(links, 0)], -1).astype(np.int32)[order]
+
+    tree_internal = np.bincount(tree_of[~is_leaf], minlength=len(tree_node_start) - 1)
+    arrays = (
+        src[order],
+        remap(p_left),
+        remap(p_right),
+        remap(p_parent),
+        p_slot[order],
+        p_ud[order],
+        p_ratio[order],
+    )
+    return arrays, tree_internal.astype(np.int64)
 
 
 class TreeShapCore:
@@ -127,6 +163,9 @@ class TreeShapCore:
             ensemble.left, ensemble.right, ensemble.feature, ensemble.cover,
             ensemble.tree_start, trees, player,
         )  # fmt: skip
+        (src, p_left, p_right, p_parent, p_slot, p_ud, p_ratio), tree_internal = _internal_first(
+            src, p_left, p_right, p_parent, p_slot, p_ud, p_ratio, tree_node_start
+        )
         is_internal = p_left >= 0
         feat = np.where(is_internal, ensemble.feature[src], 0).astype(np.int32)
         p_player = np.where(is_internal, player[feat], -1).astype(np.int32)
@@ -163,7 +202,7 @@ class TreeShapCore:
             np.ascontiguousarray(ensemble.cat_len[src]),
             ensemble.cat_words,
             p_left, p_right, p_parent, p_slot, p_ratio, p_player, p_value,
-            tree_node_start, tree_leaf_start, leaves, leaf_d, leaf_table, leaf_slot,
+            tree_node_start, tree_internal, tree_leaf_start, leaves, leaf_d, leaf_table, leaf_slot,
             slot_z, slot_player, tables, weights,
         )  # fmt: skip
         counts = np.diff(tree_node_start)

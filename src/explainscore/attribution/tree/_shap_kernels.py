@@ -114,6 +114,7 @@ def shap_block(
     p_player: Any,
     p_value: Any,
     tree_node_start: Any,
+    tree_internal: Any,
     tree_leaf_start: Any,
     leaves: Any,
     leaf_d: Any,
@@ -138,30 +139,24 @@ def shap_block(
     one = np.uint64(1)
     for t in range(tree_node_start.shape[0] - 1):
         base = tree_node_start[t]
-        end = tree_node_start[t + 1]
+        # Internal nodes come first in each tree (preorder among themselves), then leaves.
+        end = base + tree_internal[t]
         for i in range(lo, hi):
             fail[0] = 0
             for g in range(base, end):
-                lc = p_left[g]
-                if lc < 0:
-                    continue
                 x = X[i, p_feature[g]]
                 gl = goes_left(x, g, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words)
                 dirs[g - base] = gl
                 s = p_slot[g]
                 bit = (one << np.uint64(s)) if s < 64 else np.uint64(0)
                 f = fail[g - base]
-                if gl:
-                    fail[lc - base] = f
-                    fail[p_right[g] - base] = f | bit
-                else:
-                    fail[lc - base] = f | bit
-                    fail[p_right[g] - base] = f
+                # Branch-free: the child the row does not take records the contradiction.
+                go = np.uint64(gl)
+                fail[p_left[g] - base] = f | (bit * (one - go))
+                fail[p_right[g] - base] = f | (bit * go)
             for lf in range(tree_leaf_start[t], tree_leaf_start[t + 1]):
                 leaf = leaves[lf]
                 d = leaf_d[lf]
-                if d == 0:
-                    continue
                 off = leaf_table[lf]
                 if off < 0:
                     _leaf_direct(
@@ -169,17 +164,15 @@ def shap_block(
                         p_value[leaf], weights, z, who, agree, e, pre, out,
                     )  # fmt: skip
                     continue
-                full = (1 << d) - 1
-                a = full & ~np.int64(fail[leaf - base])
+                a = ((1 << d) - 1) & ~np.int64(fail[leaf - base])
                 ka = tables[off + a]
                 so = leaf_slot[lf]
                 for s in range(d):
-                    b = 1 << s
+                    # Agreeing slot: (1 - z) (K[A] - K[A - s]); other: z (K[A] - K[A + s]).
                     zs = slot_z[so + s]
-                    if a & b:
-                        out[i, slot_player[so + s]] += (1.0 - zs) * (ka - tables[off + (a ^ b)])
-                    else:
-                        out[i, slot_player[so + s]] -= zs * (tables[off + (a | b)] - ka)
+                    inside = (a >> s) & 1
+                    coef = zs + inside * (1.0 - 2.0 * zs)
+                    out[i, slot_player[so + s]] += coef * (ka - tables[off + (a ^ (1 << s))])
 
 
 @njit(cache=True, nogil=True)
