@@ -42,7 +42,7 @@ FloatArray = npt.NDArray[np.float64]
 #: Largest path (distinct players) that gets a table: 2^10 floats (8 KiB) per leaf. Beyond
 #: this the per-row lookups leave the cache and the direct formula is as fast.
 MAX_TABLE_DEPTH = 10
-#: Rows per parallel block: large enough to reuse a tree's tables, small enough to balance.
+#: Fewest rows per parallel block (smaller batches run on one thread).
 _BLOCK = 64
 
 
@@ -249,7 +249,11 @@ class TreeShapCore:
         previous = numba.get_num_threads()
         numba.set_num_threads(min(n_threads, _max_threads()))
         try:
-            shap_parallel(rows, out, self._plan, self._max_nodes, self._max_d, _BLOCK)
+            # One contiguous block per thread: each thread then streams every tree's tables
+            # once for all its rows instead of once per small block.
+            n_used = numba.get_num_threads()
+            block = max(_BLOCK, -(-rows.shape[0] // n_used))
+            shap_parallel(rows, out, self._plan, self._max_nodes, self._max_d, block)
         finally:
             numba.set_num_threads(previous)
         return out

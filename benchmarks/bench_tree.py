@@ -1,0 +1,295 @@
+"""Benchmark explainscore's TreeSHAP core against shap, native contributions and fasttreeshap.
+
+Usage::
+
+    python benchmarks/bench_tree.py [--quick]
+
+Builds three models on seeded synthetic data with 40 features (XGBoost 300 trees depth 6,
+LightGBM 300 trees x 63 leaves, scikit-learn RandomForest 100 trees depth 10) and measures, at
+one thread unless stated: single-row latency (p50/p99) of attributions, batch throughput
+(rows/s) on 10,000 rows, 2 threads vs 1, the memory of the precomputation, and numba's
+cold-start compile time (in a subprocess with an empty cache). The machine is shared and has
+two cores, so every batch timing is the best of a few repeats. Writes
+``benchmarks/results/tree.md`` and ``benchmarks/results/tree.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+import lightgbm as lgb  # noqa: E402
+import numba  # noqa: E402
+import shap  # noqa: E402
+import xgboost as xgb  # noqa: E402
+from sklearn.ensemble import RandomForestClassifier  # noqa: E402
+
+from explainscore.attribution.tree import TreeShapCore, compile_ensemble  # noqa: E402
+
+N_FEATURES = 40
+BATCH = 10_000
+
+
+def make_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, N_FEATURES))
+    score = X[:, :8] @ rng.normal(size=8) + X[:, 8] * X[:, 9] + np.abs(X[:, 10])
+    y = (score + rng.normal(size=n) > np.median(score)).astype(int)
+    X[rng.random(size=X.shape) < 0.02] = np.nan  # a few missing values, as leads have
+    return X, y
+
+
+def best_time(fn: Callable[[], Any], repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def latencies(fn: Callable[[np.ndarray], Any], X: np.ndarray, reps: int) -> dict[str, float]:
+    for i in range(min(5, reps)):
+        fn(X[i : i + 1])
+    times = []
+    for i in range(reps):
+        row = X[i % X.shape[0] : i % X.shape[0] + 1]
+        t = time.perf_counter()
+        fn(row)
+        times.append(time.perf_counter() - t)
+    arr = np.asarray(times) * 1e6
+    return {"p50_us": float(np.percentile(arr, 50)), "p99_us": float(np.percentile(arr, 99))}
+
+
+def shap_explainer(model: Any) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return shap.TreeExplainer(model, feature_perturbation="tree_path_dependent")
+
+
+def shap_fn(explainer: Any) -> Callable[[np.ndarray], Any]:
+    def run(A: np.ndarray) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return explainer.shap_values(A, check_additivity=False)
+
+    return run
+
+
+def fasttreeshap_fn(model: Any) -> Callable[[np.ndarray], Any] | None:
+    try:
+        import fasttreeshap  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    explainer = fasttreeshap.TreeExplainer(model, algorithm="v1", n_jobs=1)
+    return lambda A: explainer.shap_values(A, check_additivity=False)
+
+
+def bench_model(name: str, model: Any, X: np.ndarray, native: Any, quick: bool) -> dict[str, Any]:
+    reps_single = 100 if quick else 2000
+    reps_ref_single = 10 if quick else 100
+    repeats = 2 if quick else 3
+    n_ref_batch = 150 if quick else 1000
+    res: dict[str, Any] = {"model": name}
+    t = time.perf_counter()
+    ens = compile_ensemble(model)
+    res["compile_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    core = TreeShapCore(ens)
+    res["precompute_s"] = time.perf_counter() - t
+    res["precompute_bytes"] = core.nbytes
+    res["ensemble_bytes"] = ens.nbytes
+    res["table_leaves"] = core.n_table_leaves
+    res["direct_leaves"] = core.n_direct_leaves
+    res["max_path_players"] = core.max_path_players
+    batch = X[:BATCH]
+    ours = core.shap_values
+    res["ours_single"] = latencies(ours, X, reps_single)
+    t1 = best_time(lambda: ours(batch), repeats)
+    t2 = best_time(lambda: ours(batch, n_threads=2), repeats)
+    res["ours_rows_s_1t"] = BATCH / t1
+    res["ours_rows_s_2t"] = BATCH / t2
+    res["thread_speedup"] = t1 / t2
+    # Exactness on the benchmark model: efficiency and agreement with shap.
+    vals = ours(batch[:200])
+    res["efficiency_max_err"] = float(
+        np.abs(vals.sum(1) + core.expected_value - ens.predict_raw(batch[:200])[:, 0]).max()
+    )
+    explainer = shap_explainer(model)
+    run_shap = shap_fn(explainer)
+    ref = np.asarray(run_shap(batch[:200]), dtype=np.float64)
+    if ref.ndim == 3:
+        ref = ref[:, :, 0]
+    res["max_abs_diff_vs_shap"] = float(np.abs(ref - vals).max())
+    res["shap_single"] = latencies(run_shap, X, reps_ref_single)
+    res["shap_rows_s"] = n_ref_batch / best_time(lambda: run_shap(X[:n_ref_batch]), 1)
+    fast = fasttreeshap_fn(model)
+    if fast is not None:
+        res["fasttreeshap_single"] = latencies(fast, X, reps_ref_single)
+        res["fasttreeshap_rows_s"] = n_ref_batch / best_time(lambda: fast(X[:n_ref_batch]), 1)
+    if native is not None:
+        n_native = 2000 if quick else BATCH
+        res["native_rows_s"] = n_native / best_time(lambda: native(X[:n_native]), repeats)
+        res["native_single"] = latencies(native, X, reps_ref_single * 5)
+    return res
+
+
+COLD_START = """
+import time
+t0 = time.perf_counter()
+import numpy as np
+from sklearn.tree import DecisionTreeRegressor
+from explainscore.attribution.tree import TreeShapCore, compile_ensemble
+rng = np.random.default_rng(0)
+X = rng.normal(size=(500, 5))
+model = DecisionTreeRegressor(max_depth=14, random_state=0).fit(X, X[:, 0] + X[:, 1] * X[:, 2])
+t1 = time.perf_counter()
+ens = compile_ensemble(model)
+ens.predict_raw(X)
+core = TreeShapCore(ens, memory_budget=2**16)  # some leaves tabled, some direct
+core.shap_values(X[:1])
+core.shap_values(X, n_threads=2)
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1)
+"""
+
+
+def cold_start() -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=str(ROOT / "src"))
+        out = {}
+        for label in ("cold", "warm"):
+            proc = subprocess.run(
+                [sys.executable, "-c", COLD_START], env=env, capture_output=True, text=True,
+                check=True,
+            )  # fmt: skip
+            imports, first = (float(v) for v in proc.stdout.split())
+            out[f"{label}_first_call_s"] = first
+            out[f"{label}_imports_s"] = imports
+        return out
+
+
+def markdown(results: list[dict[str, Any]], cold: dict[str, float], meta: dict[str, Any]) -> str:
+    lines = [
+        "# TreeSHAP core benchmark",
+        "",
+        f"Command: `{meta['command']}` — {meta['date']}, {meta['machine']}, "
+        f"{meta['cpus']} CPUs (shared with other jobs; batch timings are the best of "
+        f"{meta['repeats']} repeats, latencies are percentiles of single calls).",
+        "",
+        "One thread unless stated (numba threads 1, XGBoost nthread=1, LightGBM num_threads=1). "
+        "Data: 40 features, seeded synthetic, 2% NaN.",
+        "",
+        "| model | ours p50 / p99 (µs) | shap p50 (µs) | native p50 (µs) | ours rows/s (1T) "
+        "| ours rows/s (2T) | 2T/1T | shap rows/s | native rows/s | ours/shap | ours/native "
+        "| tables MB | leaves table/direct |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        native = r.get("native_rows_s")
+        vs_native = "-" if native is None else f"{r['ours_rows_s_1t'] / native:.1f}x"
+        nat_single = r.get("native_single", {}).get("p50_us")
+        lines.append(
+            f"| {r['model']} | {r['ours_single']['p50_us']:.0f} / {r['ours_single']['p99_us']:.0f} "
+            f"| {r['shap_single']['p50_us']:.0f} "
+            f"| {'-' if nat_single is None else f'{nat_single:.0f}'} "
+            f"| {r['ours_rows_s_1t']:.0f} | {r['ours_rows_s_2t']:.0f} | {r['thread_speedup']:.2f} "
+            f"| {r['shap_rows_s']:.0f} | {'-' if native is None else f'{native:.0f}'} "
+            f"| {r['ours_rows_s_1t'] / r['shap_rows_s']:.1f}x "
+            f"| {vs_native} "
+            f"| {r['precompute_bytes'] / 2**20:.1f} | {r['table_leaves']}/{r['direct_leaves']} |"
+        )
+    lines += ["", "Exactness on the benchmark models (200 rows):", ""]
+    for r in results:
+        lines.append(
+            f"- {r['model']}: efficiency max error {r['efficiency_max_err']:.1e}, "
+            f"max |ours - shap| {r['max_abs_diff_vs_shap']:.1e}, compile {r['compile_s']:.2f} s, "
+            f"precompute {r['precompute_s']:.2f} s, max distinct players on a path "
+            f"{r['max_path_players']}"
+        )
+    if not any("fasttreeshap_rows_s" in r for r in results):
+        lines += ["", "fasttreeshap: not installed, skipped."]
+    lines += [
+        "",
+        f"Numba cold start (empty NUMBA_CACHE_DIR, subprocess): first call "
+        f"{cold['cold_first_call_s']:.1f} s; with the cache warm: "
+        f"{cold['warm_first_call_s']:.2f} s (imports {cold['warm_imports_s']:.1f} s).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (< 3 minutes)")
+    args = parser.parse_args()
+    numba.set_num_threads(1)
+    X, y = make_data(BATCH + (8_000 if args.quick else 20_000))
+    Xtr, ytr, Xte = X[BATCH:], y[BATCH:], X[:BATCH]
+    results = []
+
+    m_xgb = xgb.XGBClassifier(n_estimators=300, max_depth=6, n_jobs=1, random_state=0)
+    m_xgb.fit(Xtr, ytr)
+    booster = m_xgb.get_booster()
+    booster.set_param({"nthread": 1})
+    results.append(
+        bench_model(
+            "XGBoost 300 trees, depth 6",
+            m_xgb,
+            Xte,
+            lambda A: booster.predict(xgb.DMatrix(A, nthread=1), pred_contribs=True),
+            args.quick,
+        )
+    )
+    m_lgb = lgb.LGBMClassifier(n_estimators=300, num_leaves=63, verbose=-1, n_jobs=1)
+    m_lgb.fit(Xtr, ytr)
+    results.append(
+        bench_model(
+            "LightGBM 300 trees, 63 leaves",
+            m_lgb,
+            Xte,
+            lambda A: m_lgb.predict(A, pred_contrib=True, num_threads=1),
+            args.quick,
+        )
+    )
+    m_rf = RandomForestClassifier(100, max_depth=10, random_state=0, n_jobs=2).fit(Xtr, ytr)
+    results.append(bench_model("RandomForest 100 trees, depth 10", m_rf, Xte, None, args.quick))
+    cold = cold_start()
+    meta = {
+        "command": "python benchmarks/bench_tree.py" + (" --quick" if args.quick else ""),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "repeats": 2 if args.quick else 3,
+        "versions": {
+            "numba": numba.__version__, "shap": shap.__version__, "xgboost": xgb.__version__,
+            "lightgbm": lgb.__version__, "numpy": np.__version__,
+        },
+    }  # fmt: skip
+    out_dir = ROOT / "benchmarks" / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "tree.json").write_text(
+        json.dumps({"meta": meta, "models": results, "cold_start": cold}, indent=2)
+    )
+    text = markdown(results, cold, meta)
+    (out_dir / "tree.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
