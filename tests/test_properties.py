@@ -23,14 +23,17 @@ def test_frame_and_array_inputs_agree_and_add_up(data) -> None:
     X, y = data
     frame = pd.DataFrame(X, columns=[f"c{j}" for j in range(X.shape[1])])
     for model in (DecisionTreeRegressor(max_depth=4, random_state=0), LinearRegression()):
-        em_frame = ExplainedModel(model).fit(frame, y)
-        em_array = ExplainedModel(model).fit(X, y)
-        a = em_frame.explain(frame)
-        b = em_array.explain(X)
+        em = ExplainedModel(model).fit(frame, y)
+        a = em.explain(frame)
+        b = em.explain(X)  # the same rows as an array, columns in the model's order
         np.testing.assert_array_equal(a.attributions, b.attributions)
+        np.testing.assert_array_equal(a.scores, b.scores)
         np.testing.assert_allclose(
-            a.base_values + a.attributions.sum(1), em_frame.model_.predict(frame), atol=1e-6
+            a.base_values + a.attributions.sum(1), em.model_.predict(frame), atol=1e-6
         )
+        # a model fitted on the array gives the same explanation up to float round-off
+        c = ExplainedModel(model).fit(X, y).explain(X)
+        np.testing.assert_allclose(a.attributions, c.attributions, rtol=0, atol=1e-9)
 
 
 @SETTINGS

@@ -523,21 +523,19 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         seqs: list[int | None] = [None] * len(batch)
         batch = replace(batch, review_reasons=flags)
         if self.audit_log is not None:
-            for i, record in enumerate(batch):
-                receipt = self.audit_log.record_explanation(
-                    record,
-                    inputs={
-                        str(k): _cell(v)
-                        for k, v in batch.data.iloc[i].items()
-                        if str(k) not in batch.hidden
-                    },
-                    lead_id=None if lead_ids is None else lead_ids[i],
-                    actor=actor,
-                    request_id=request_id,
-                    policy_version=batch.policy_version,
-                    reason_codes=[c.model_dump() for c in record.reason_codes],
-                )
-                seqs[i] = getattr(receipt, "seq", None)
+            # One transaction and one fsync for the whole batch.
+            receipts = self.audit_log.record_explanations(
+                list(batch),
+                inputs=[
+                    {str(k): _cell(v) for k, v in row.items() if str(k) not in batch.hidden}
+                    for _, row in batch.data.iterrows()
+                ],
+                lead_ids=lead_ids,
+                actor=actor,
+                request_id=request_id,
+                policy_version=batch.policy_version,
+            )
+            seqs = [getattr(r, "seq", None) for r in receipts]
             batch = replace(batch, audit_seqs=seqs)
         if self.review_queue is not None:
             for i, reasons in enumerate(flags):

@@ -26,6 +26,7 @@ The tree::
     ├── PolicyViolationError (PermissionError) governance refuses the model or the input
     │   └── NotSignedOffError                 the model is not signed off (or was changed)
     ├── ScoringPausedError (RuntimeError)      the kill switch is engaged
+    ├── AuditLogError (RuntimeError)           the audit log cannot be read or written
     └── MissingDependencyError (ImportError)  an optional extra is not installed
 
     ExplainScoreWarning (UserWarning)
@@ -35,6 +36,7 @@ The tree::
 from __future__ import annotations
 
 __all__ = [
+    "AuditLogError",
     "ColumnTypeError",
     "EmptyInputError",
     "ExplainScoreError",
@@ -143,6 +145,15 @@ class NotSignedOffError(PolicyViolationError):
 
 class ScoringPausedError(ExplainScoreError, RuntimeError):
     """The kill switch is engaged: no scores are produced until it is released."""
+
+
+class AuditLogError(ExplainScoreError, RuntimeError):
+    """The audit log cannot be read or written as asked: it is missing, locked past the busy
+    timeout, not an explainscore audit log, or damaged where a write would extend it.
+
+    A log that merely fails verification is *not* an error: ``AuditLog.verify`` reports it in
+    its result. Messages name the file and the record number, never a lead's values.
+    """
 
 
 class MissingDependencyError(ExplainScoreError, ImportError):
