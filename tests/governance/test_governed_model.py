@@ -6,9 +6,8 @@ import json
 
 from sklearn.linear_model import LogisticRegression
 
-from explainscore import ExplainedModel, KillSwitch, Policy
+from explainscore import AuditLog, ExplainedModel, KillSwitch, Policy
 from explainscore.governance import ReviewQueue, ReviewRules
-from explainscore import AuditLog
 
 
 def test_explanations_flips_and_decisions_land_in_one_verifiable_log(leads, tmp_path) -> None:
