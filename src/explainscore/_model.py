@@ -220,8 +220,10 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         if "model_" in state:
-            profile = self.input_profile_
-            self._build(self.model_, self.background_, fingerprint=self.model_fingerprint_)
+            profile = state["input_profile_"]
+            self._build(
+                state["model_"], state["background_"], fingerprint=state["model_fingerprint_"]
+            )
             self.input_profile_ = profile
 
     @property

@@ -25,6 +25,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -270,7 +271,7 @@ def _read_background(path: Path, manifest: Manifest) -> pd.DataFrame:
     dtypes: dict[str, str] = manifest.params.get("dtypes", {})
     for col, dtype in dtypes.items():
         if col in frame.columns and dtype.startswith(("int", "float", "bool")):
-            frame[col] = frame[col].astype(dtype)
+            frame[col] = frame[col].astype(np.dtype(dtype))
     return frame[manifest.feature_names]
 
 

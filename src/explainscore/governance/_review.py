@@ -106,9 +106,9 @@ def review_reasons(
                 out[i].append(f"unseen_category:{label}")
     if rules.proxy_features:
         proxies = set(rules.proxy_features)
-        for i, feats in enumerate(reason_features):
+        for row, feats in enumerate(reason_features):
             if proxies.intersection(feats):
-                out[i].append("proxy_in_reasons")
+                out[row].append("proxy_in_reasons")
     return [tuple(r) for r in out]
 
 
@@ -209,7 +209,7 @@ class ReviewQueue:
             ).fetchall()
         out = []
         for item_id, created_at, payload, decision in rows:
-            state = "decided" if decision else "pending"
+            state: Literal["pending", "decided"] = "decided" if decision else "pending"
             if status is not None and state != status:
                 continue
             out.append(
