@@ -16,6 +16,7 @@ from ._fairness_report import (
 from ._kill_switch import KillState, KillSwitch
 from ._policy import Policy
 from ._proxy import proxy_check
+from ._registry import ModelRegistry, RegistryEntry
 from ._review import ReviewDecision, ReviewItem, ReviewQueue, ReviewRules
 
 __all__ = [
@@ -29,11 +30,13 @@ __all__ = [
     "KillState",
     "KillSwitch",
     "ModelCard",
+    "ModelRegistry",
     "Policy",
     "ProxyColumn",
     "ProxyDriver",
     "ProxyReport",
     "ReasonShare",
+    "RegistryEntry",
     "ReviewDecision",
     "ReviewItem",
     "ReviewQueue",
