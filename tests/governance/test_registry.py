@@ -29,7 +29,8 @@ def test_promote_and_roll_back(leads, tmp_path) -> None:
     v2 = _saved(tmp_path / "v2", num, y, 0.01)
     first = registry.promote(v1, actor="ana")
     second = registry.promote(v2, actor="ana")
-    assert registry.live() == second and first.approvers == ("ben",)
+    assert registry.live() == second
+    assert first.approvers == ("ben",)
     assert registry.load_live().model_fingerprint_ == second.fingerprint
 
     back = registry.rollback(actor="ops", reason="v2 drifted")
