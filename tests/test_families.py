@@ -115,3 +115,27 @@ def test_boosted_classifiers_are_exact_in_probability_space(name: str, leads) ->
     assert em.output_space_ == "probability"
     tol = 1e-5 if name.startswith(("xgb", "lgbm")) else 1e-6
     _check(em, X.iloc[:40], tol)
+
+
+KERNEL_MODELS = [
+    ("mlp", lambda: __import__("sklearn.neural_network", fromlist=["x"]).MLPClassifier(
+        hidden_layer_sizes=(8,), max_iter=200, random_state=0)),
+    ("knn", lambda: __import__("sklearn.neighbors", fromlist=["x"]).KNeighborsClassifier(15)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "factory"), KERNEL_MODELS, ids=[m[0] for m in KERNEL_MODELS])
+@pytest.mark.parametrize("data", ["leads", "bank"])
+def test_kernel_families_add_up(name: str, factory, data: str, request) -> None:
+    X, y = request.getfixturevalue(data)
+    X, y = X.iloc[:800], y.iloc[:800]
+    em = ExplainedModel(
+        _pipeline(factory(), X, scale=True),
+        n_background=20,
+        method_options={"n_permutations": 16},
+    ).fit(X, y)
+    assert em.method_ == "kernel"
+    batch = em.explain(X.iloc[:5])
+    assert batch.exact == (X.shape[1] <= 12)
+    _check_kernel = batch.base_values + batch.attributions.sum(1)
+    np.testing.assert_allclose(_check_kernel, em.model_.predict_proba(X.iloc[:5])[:, 1], atol=1e-6)
