@@ -126,9 +126,31 @@ def test_usage_and_user_errors(saved, tmp_path, capsys) -> None:
     assert "--trust-pickle" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["demo", "explain", "serve", "card", "sign-off", "audit"])
+@pytest.mark.parametrize(
+    "command", ["demo", "explain", "serve", "card", "sign-off", "audit", "fairness", "bench"]
+)
 def test_every_subcommand_has_help(command, capsys) -> None:
     with pytest.raises(SystemExit) as info:
         main([command, "--help"])
     assert info.value.code == 0
     assert "usage: explainscore" in capsys.readouterr().out
+
+
+def test_fairness_report_from_the_command_line(saved, leads, tmp_path, capsys) -> None:
+    model, _ = saved
+    X, _ = leads
+    frame = X.iloc[:400].copy()
+    frame["region"] = np.where(np.arange(400) % 3 == 0, "north", "south")
+    src = tmp_path / "leads.csv"
+    frame.to_csv(src, index=False)
+    out = tmp_path / "fairness.html"
+    code = main(["fairness", str(model), "--input", str(src), "--sensitive", "region",
+                 "--threshold", "0.25", "--output", str(out), "--allow-unsigned"])  # fmt: skip
+    assert code == 0
+    html = out.read_text()
+    assert "north" in html
+    assert "south" in html
+    assert "<table" in html
+    assert "group(s) below four-fifths" in capsys.readouterr().out
+    assert main(["fairness", str(model), "--input", str(src), "--sensitive", "gender",
+                 "--threshold", "0.25", "--output", str(out), "--allow-unsigned"]) == 1  # fmt: skip

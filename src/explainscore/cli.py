@@ -100,6 +100,42 @@ def _sign_off(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fairness(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .governance import fairness_audit
+
+    em = _load(args)
+    frame = pd.read_csv(args.input, sep=args.sep)
+    missing = [c for c in args.sensitive if c not in frame.columns]
+    if missing:
+        print(f"explainscore: error: sensitive column(s) {missing} are not in {args.input}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    names = [str(n) for n in em.feature_names_in_]
+    batch = em.explain(frame[names], on_error="skip")
+    sensitive = frame.loc[batch.data.index, args.sensitive]
+    report = fairness_audit(batch, sensitive, threshold=args.threshold)
+    out = Path(args.output)
+    text = report.to_html() if out.suffix.lower() in (".html", ".htm") else report.to_markdown()
+    out.write_text(text, encoding="utf-8")
+    flagged = [g for g in report.groups if g.four_fifths_flag]
+    print(f"wrote {out}: {len(batch):,} leads, {len(flagged)} group(s) below four-fifths")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import subprocess
+
+    script = Path.cwd() / "benchmarks" / "run.py"
+    if not script.exists():
+        print("explainscore: error: run 'explainscore bench' from a source checkout "
+              "(benchmarks/run.py is not part of the installed package)", file=sys.stderr)  # fmt: skip
+        return 1
+    cmd = [sys.executable, str(script)] + (["--quick"] if args.quick else [])
+    return subprocess.call(cmd)
+
+
 def _audit_verify(args: argparse.Namespace) -> int:
     from .governance._audit import audit_verify_main
 
@@ -173,6 +209,25 @@ def _parser() -> argparse.ArgumentParser:
     sign.add_argument("--approver", required=True)
     sign.add_argument("--note", default="")
     sign.set_defaults(func=_sign_off)
+
+    fair = sub.add_parser(
+        "fairness",
+        help="fairness audit of a model on a file of leads with sensitive attributes",
+        description="Explains the leads, then reports selection rates, four-fifths impact "
+        "ratios and the principal reasons of rejected leads per group.",
+    )
+    _add_model_flags(fair)
+    fair.add_argument("--input", required=True, help="leads with the sensitive columns (.csv)")
+    fair.add_argument("--sensitive", action="append", required=True,
+                      help="a sensitive column (repeatable; never a model input)")  # fmt: skip
+    fair.add_argument("--threshold", type=float, required=True, help="selection threshold")
+    fair.add_argument("--output", required=True, help="report (.md or .html)")
+    fair.add_argument("--sep", default=",", help="CSV separator (default ',')")
+    fair.set_defaults(func=_fairness)
+
+    bench = sub.add_parser("bench", help="run the benchmark suite (from a source checkout)")
+    bench.add_argument("--quick", action="store_true", help="CI-sized runs")
+    bench.set_defaults(func=_bench)
 
     audit = sub.add_parser("audit", help="audit log tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
