@@ -129,8 +129,11 @@ def _bench(args: argparse.Namespace) -> int:
 
     script = Path.cwd() / "benchmarks" / "run.py"
     if not script.exists():
-        print("explainscore: error: run 'explainscore bench' from a source checkout "
-              "(benchmarks/run.py is not part of the installed package)", file=sys.stderr)  # fmt: skip
+        message = (
+            "explainscore: error: run 'explainscore bench' from a source checkout "
+            "(benchmarks/run.py is not part of the installed package)"
+        )
+        print(message, file=sys.stderr)
         return 1
     cmd = [sys.executable, str(script)] + (["--quick"] if args.quick else [])
     return subprocess.call(cmd)
