@@ -19,7 +19,16 @@ from explainscore import ExplainedModel, Explanations, LeadExplanation
 
 def test_all_lists_exactly_the_public_names() -> None:
     public = {n for n in dir(explainscore) if not n.startswith("_")}
-    modules = {"exceptions", "datasets", "reasons", "attribution", "cli", "governance", "io"}
+    modules = {
+        "exceptions",
+        "datasets",
+        "reasons",
+        "attribution",
+        "cli",
+        "governance",
+        "io",
+        "plots",
+    }
     assert set(explainscore.__all__) == (public - modules) | {"__version__"}
     for name in explainscore.__all__:
         assert getattr(explainscore, name) is not None

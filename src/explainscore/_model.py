@@ -623,6 +623,7 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             policy_version=None if self.policy is None else self.policy.version,
             rejected=rejected,
             std_errors=result.std_errors,
+            display_names=writer.display_names,
             composed=composed,
         )
 

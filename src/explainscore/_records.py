@@ -38,6 +38,9 @@ class FeatureAttribution(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     feature: str = Field(description="The raw input column.")
+    display_name: str | None = Field(
+        default=None, description="The column's business name (from the catalog)."
+    )
     value: Scalar = Field(description="The lead's value in that column.")
     contribution: float = Field(
         description="Shapley value in the explanation's output space: how much this column "
@@ -122,6 +125,18 @@ class LeadExplanation(BaseModel):
     def needs_review(self) -> bool:
         return bool(self.review_reasons)
 
+    def plot(self) -> Any:
+        """A signed bar chart of the principal factors (matplotlib Figure; extra ``plots``)."""
+        from .plots import plot_lead
+
+        return plot_lead(self)
+
+    def to_html(self) -> str:
+        """A self-contained HTML lead card (reason, codes, next best action, chart)."""
+        from .plots import lead_card_html
+
+        return lead_card_html(self)
+
 
 class RejectedRow(BaseModel):
     """A row a batch could not explain, and why (the column, never the value)."""
@@ -197,6 +212,8 @@ class Explanations:
     audit_seqs: list[int | None] = field(default_factory=list)
     rejected: list[RejectedRow] = field(default_factory=list)
     std_errors: FloatArray | None = None
+    #: Business names of the columns (catalog display names or humanized names).
+    display_names: list[str] = field(default_factory=list)
     #: Per-row reason parts (``ComposedReason``), kept to re-render for other budgets.
     composed: list[Any] = field(default_factory=list, repr=False)
 
@@ -238,6 +255,7 @@ class Explanations:
         attrs = tuple(
             FeatureAttribution(
                 feature=self.feature_names[j],
+                display_name=self.display_names[j] if self.display_names else None,
                 value=_plain(row.iloc[j]),
                 contribution=float(self.attributions[i, j]),
             )
@@ -335,6 +353,12 @@ class Explanations:
         from ._crm import crm_frame
 
         return crm_frame(self, fields)
+
+    def plot_summary(self) -> Any:
+        """Mean |effect| per column, a beeswarm of effects and scores by band (a Figure)."""
+        from .plots import plot_summary
+
+        return plot_summary(self)
 
     def rejected_frame(self) -> pd.DataFrame:
         """The rejected rows as a frame with ``row``, ``column`` and ``problem``."""

@@ -116,6 +116,7 @@ class ReasonWriter:
             localize(catalog.entry(n).display_name, self.locale.code) or humanize(n)
             for n in self.names
         ]
+        self.display_names = list(self._display)
         self._stems = [catalog.entry(n).code or reason_code_stem(n) for n in self.names]
 
     # --- one factor -------------------------------------------------------------------------
