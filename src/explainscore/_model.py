@@ -604,28 +604,34 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             outputs=outputs,
             base_values=result.base_values,
             attributions=result.values,
-            feature_names=names,
-            output_space=engine.output_space,
             reasons=[text for text, _ in rendered],
             bands=[c.band for c in composed],
             reason_codes=[codes for _, codes in rendered],
             next_best_actions=actions,
             data=frame,
-            explainer=engine.backend.name,
             exact=result.exact,
             target_class=target,
-            model_fingerprint=engine.fingerprint,
-            model_version=engine.version,
-            explained_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            top_k=k,
-            hidden=engine.catalog.hidden() | self._policy_hidden(),
-            signed_off=self.signed_off_,
-            policy_version=None if self.policy is None else self.policy.version,
             rejected=rejected,
             std_errors=result.std_errors,
             display_names=writer.display_names,
             composed=composed,
+            **self._batch_metadata(engine, k),
         )
+
+    def _batch_metadata(self, engine: _Engine, k: int) -> dict[str, Any]:
+        """The fields every batch carries, explained or paused."""
+        return {
+            "feature_names": [str(c) for c in self.feature_names_in_],
+            "output_space": engine.output_space,
+            "explainer": engine.backend.name,
+            "model_fingerprint": engine.fingerprint,
+            "model_version": engine.version,
+            "explained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "top_k": k,
+            "hidden": engine.catalog.hidden() | self._policy_hidden(),
+            "signed_off": self.signed_off_,
+            "policy_version": None if self.policy is None else self.policy.version,
+        }
 
     def _paused(self, engine: _Engine, frame: pd.DataFrame, k: int, why: str) -> Explanations:
         n, m = len(frame), self.n_features_in_
@@ -636,24 +642,15 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             outputs=nan.copy(),
             base_values=nan.copy(),
             attributions=np.full((n, m), np.nan),
-            feature_names=[str(c) for c in self.feature_names_in_],
-            output_space=engine.output_space,
             reasons=[message] * n,
             bands=[""] * n,
             reason_codes=[()] * n,
             next_best_actions=[None] * n,
             data=frame,
-            explainer=engine.backend.name,
             exact=False,
             target_class=None,
-            model_fingerprint=engine.fingerprint,
-            model_version=engine.version,
-            explained_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            top_k=k,
-            hidden=engine.catalog.hidden() | self._policy_hidden(),
-            signed_off=self.signed_off_,
-            policy_version=None if self.policy is None else self.policy.version,
             status="paused",
+            **self._batch_metadata(engine, k),
         )
 
     # --- predicting ------------------------------------------------------------------------

@@ -267,24 +267,30 @@ class Explanations:
             score=float(self.scores[i]),
             output=float(self.outputs[i]),
             base_value=float(self.base_values[i]),
-            output_space=self.output_space,
             attributions=attrs,
             other_contribution=total - shown,
             reason=self.reasons[i],
             band=self.bands[i],
             reason_codes=self.reason_codes[i],
             next_best_action=self.next_best_actions[i],
-            explainer=self.explainer,
             exact=self.exact,
-            target_class=self.target_class,
-            model_fingerprint=self.model_fingerprint,
-            model_version=self.model_version,
-            explained_at=self.explained_at,
-            signed_off=self.signed_off,
-            policy_version=self.policy_version,
             review_reasons=self.review_reasons[i] if self.review_reasons else (),
             audit_seq=self.audit_seqs[i] if self.audit_seqs else None,
+            **self._record_metadata(),
         )
+
+    def _record_metadata(self) -> dict[str, Any]:
+        """The fields every record of this batch shares."""
+        return {
+            "output_space": self.output_space,
+            "explainer": self.explainer,
+            "target_class": self.target_class,
+            "model_fingerprint": self.model_fingerprint,
+            "model_version": self.model_version,
+            "explained_at": self.explained_at,
+            "signed_off": self.signed_off,
+            "policy_version": self.policy_version,
+        }
 
     def _paused_record(self, i: int) -> LeadExplanation:
         return LeadExplanation(
@@ -292,21 +298,14 @@ class Explanations:
             score=None,
             output=None,
             base_value=None,
-            output_space=self.output_space,
             attributions=(),
             other_contribution=None,
             reason=self.reasons[i],
             band="",
             reason_codes=(),
             next_best_action=None,
-            explainer=self.explainer,
             exact=False,
-            target_class=self.target_class,
-            model_fingerprint=self.model_fingerprint,
-            model_version=self.model_version,
-            explained_at=self.explained_at,
-            signed_off=self.signed_off,
-            policy_version=self.policy_version,
+            **self._record_metadata(),
         )
 
     def to_frame(self, *, attributions: bool = True) -> pd.DataFrame:
