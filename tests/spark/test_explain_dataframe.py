@@ -212,3 +212,26 @@ def test_errors_name_the_parameter(
         explain_dataframe(X, em)
     with pytest.raises(ParameterError, match="crm_fields"):
         explain_dataframe(sdf, em, crm_fields=CrmFields.preset("salesforce").fields)  # type: ignore[arg-type]
+
+
+def test_kill_switch(spark: Any, leads_em: tuple[ExplainedModel, pd.DataFrame]) -> None:
+    import pickle
+
+    from explainscore import KillSwitch
+    from explainscore.exceptions import ScoringPausedError
+
+    em, X = leads_em
+    paused = pickle.loads(pickle.dumps(em))
+    switch = KillSwitch(env_var="EXPLAINSCORE_TEST_SPARK_SWITCH")
+    switch.engage(actor="test", reason="drift")
+    paused.set_params(kill_switch=switch)
+    frame = X.head(6).copy()
+    frame.insert(0, "lead_id", np.arange(6))
+    sdf = _to_spark(spark, frame, 3)
+    out = _collect(explain_dataframe(sdf, paused, id_columns=["lead_id"]))
+    assert list(out["status"]) == ["paused"] * 6
+    assert out["score"].isna().all()
+    assert out["reason"].str.contains("drift").all()
+    paused.set_params(on_pause="raise")
+    with pytest.raises(ScoringPausedError):
+        explain_dataframe(sdf, paused)
