@@ -264,7 +264,8 @@ def output_columns(
             (f.name, "double" if source == "score" else "string")
             for source, f in crm.fields.items()
         ]
-    contrib = tuple(f"contrib_{c}" for c in em.feature_names_in_) if attributions else ()
+    # Hidden columns (catalog or policy) are used by the model but never shown: no contrib_.
+    contrib = tuple(f"contrib_{c}" for _, c in _shown_features(em)) if attributions else ()
     cols += [(name, "double") for name in contrib]
     cols += [("status", "string"), ("reject_column", "string"), ("reject_problem", "string")]
     seen: set[str] = set()
@@ -467,8 +468,19 @@ def _fill(
             cells["model_version"][pos] = batch.model_version
             cells["explained_at"][pos] = batch.explained_at
     if layout.attributions:
-        for j, name in enumerate(layout.contrib_names):
-            _put(cells[name], rows, batch.attributions[idx, j], numeric=True)
+        for j, name in _shown_features_of(batch):
+            _put(cells[f"contrib_{name}"], rows, batch.attributions[idx, j], numeric=True)
+
+
+def _shown_features(em: Any) -> list[tuple[int, str]]:
+    """(index, name) of the model's columns that may be shown (not hidden)."""
+    engine = em._ensure_built()
+    hidden = engine.catalog.hidden() | em._policy_hidden()
+    return [(j, str(c)) for j, c in enumerate(em.feature_names_in_) if str(c) not in hidden]
+
+
+def _shown_features_of(batch: Any) -> list[tuple[int, str]]:
+    return [(j, n) for j, n in enumerate(batch.feature_names) if n not in batch.hidden]
 
 
 def _put(

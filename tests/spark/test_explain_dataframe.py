@@ -235,3 +235,22 @@ def test_kill_switch(spark: Any, leads_em: tuple[ExplainedModel, pd.DataFrame]) 
     paused.set_params(on_pause="raise")
     with pytest.raises(ScoringPausedError):
         explain_dataframe(sdf, paused)
+
+
+def test_hidden_columns_never_reach_the_output(spark: Any) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from explainscore import Policy
+    from explainscore.spark import explain_dataframe
+
+    X, y = make_leads(300, seed=5)
+    num = X.select_dtypes("number")
+    em = ExplainedModel(
+        LogisticRegression(max_iter=500), policy=Policy(hidden=("company_size",))
+    ).fit(num, y)
+    frame = num.iloc[:20].assign(lead_id=[f"L{i}" for i in range(20)])
+    out = _collect(explain_dataframe(_to_spark(spark, frame), em, id_columns=("lead_id",)))
+    assert "contrib_company_size" not in out.columns
+    assert "contrib_pages_viewed" in out.columns
+    text = " ".join(out["reason"].astype(str))
+    assert "company" not in text.lower()
