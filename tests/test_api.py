@@ -28,6 +28,8 @@ def test_all_lists_exactly_the_public_names() -> None:
         "governance",
         "io",
         "plots",
+        "spark",
+        "service",
     }
     assert set(explainscore.__all__) == (public - modules) | {"__version__"}
     for name in explainscore.__all__:
