@@ -15,7 +15,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev,lime,spark]" $(EXTRAS_RUNTIME)
+	$(BIN)/python -m pip install --quiet -e ".[dev,lime,spark,service]" $(EXTRAS_RUNTIME)
 	touch $(STAMP)
 
 demo: $(STAMP)
