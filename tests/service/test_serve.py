@@ -1,0 +1,129 @@
+"""serve(): loopback-only without auth, the worker factory, settings from the environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from explainscore.exceptions import MissingDependencyError, ParameterError
+from explainscore.service import ServiceConfig, app_factory, serve
+from explainscore.service._serve import WORKER_SPEC_ENV, _portable, is_loopback
+
+from .conftest import TOKEN_CRM, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.1.2.3", "example.com", ""])
+def test_refuses_to_bind_beyond_loopback_without_auth(numeric_em, host: str) -> None:
+    with pytest.raises(ParameterError, match="without authentication"):
+        serve(numeric_em, host=host, port=free_port(), config=ServiceConfig())
+
+
+def test_loopback_hosts() -> None:
+    for host in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"):
+        assert is_loopback(host)
+    assert not is_loopback("0.0.0.0")
+
+
+def test_several_workers_need_a_model_path_or_factory(numeric_em) -> None:
+    config = ServiceConfig(workers=2, tokens={"crm": TOKEN_CRM})
+    with pytest.raises(ParameterError, match="model_path"):
+        serve(numeric_em, host="127.0.0.1", port=free_port(), config=config)
+
+
+def test_worker_spec_carries_token_digests_only() -> None:
+    config = ServiceConfig(tokens={"crm": TOKEN_CRM}, workers=2, factory="a.b:c")
+    text = json.dumps(_portable(config))
+    assert TOKEN_CRM not in text
+    assert "sha256:" in text
+
+
+def test_app_factory_builds_from_the_worker_spec(monkeypatch) -> None:
+    from fastapi.testclient import TestClient
+
+    config = ServiceConfig(
+        tokens={"crm": TOKEN_CRM},
+        factory="tests.service.factories:small_models",
+        require_sign_off=False,
+    )
+    monkeypatch.setenv(WORKER_SPEC_ENV, json.dumps({"name": "x", "config": _portable(config)}))
+    client = TestClient(app_factory())
+    auth = {"authorization": f"Bearer {TOKEN_CRM}"}
+    r = client.post("/v1/models/tiny:predict", json={"instances": [[3, 2, 1]]}, headers=auth)
+    assert r.status_code == 200
+    assert client.get("/v1/models/tiny").status_code == 401
+
+
+def test_settings_from_the_environment(tmp_path) -> None:
+    env = {
+        "EXPLAINSCORE_SERVICE_TOKEN_FILE": str(tmp_path / "t"),
+        "EXPLAINSCORE_SERVICE_TOKENS": f"crm:{TOKEN_CRM}",
+        "EXPLAINSCORE_SERVICE_ACL": '{"crm": ["leads"]}',
+        "EXPLAINSCORE_SERVICE_REQUIRE_SIGN_OFF": "false",
+        "EXPLAINSCORE_SERVICE_MAX_BODY_BYTES": "2048",
+        "EXPLAINSCORE_SERVICE_WORKERS": "3",
+    }
+    config = ServiceConfig.from_env(env, log_level="warning")
+    assert config.token_file == tmp_path / "t"
+    assert config.token_env == "EXPLAINSCORE_SERVICE_TOKENS"
+    assert config.model_acl == {"crm": ["leads"]}
+    assert (config.require_sign_off, config.max_body_bytes, config.workers) == (False, 2048, 3)
+    assert config.log_level == "warning"
+    assert ServiceConfig.from_env({}).require_sign_off is True
+    with pytest.raises(ParameterError, match="max_body_bytes"):
+        ServiceConfig.from_env({"EXPLAINSCORE_SERVICE_MAX_BODY_BYTES": "lots"})
+    with pytest.raises(ParameterError, match="ACL"):
+        ServiceConfig.from_env({"EXPLAINSCORE_SERVICE_ACL": "{crm"})
+
+
+def test_missing_fastapi_names_the_extra() -> None:
+    code = (
+        "import sys; sys.modules['fastapi'] = None\n"
+        "try:\n    import explainscore.service\n"
+        "except Exception as exc:\n    print(type(exc).__name__, exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith(MissingDependencyError.__name__)
+    assert 'pip install "explainscore[service]"' in out.stdout
+
+
+def test_serve_runs_uvicorn_on_loopback() -> None:
+    """serve() itself, in a subprocess, stopped at the end."""
+    port = free_port()
+    code = (
+        "from tests.service.factories import small_models\n"
+        "from explainscore.service import ServiceConfig, serve\n"
+        f"serve(small_models()['tiny'], name='tiny', host='127.0.0.1', port={port},\n"
+        f"      config=ServiceConfig(tokens={{'crm': {TOKEN_CRM!r}}}, require_sign_off=False,\n"
+        "                           log_level='warning'))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 45
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, "serve() exited"
+            assert time.monotonic() < deadline, "serve() did not start"
+            time.sleep(0.1)
+        r = httpx.post(f"{url}/v1/models/tiny:explain", json={"instances": [[3, 2, 1]]},
+                       headers={"authorization": f"Bearer {TOKEN_CRM}"})  # fmt: skip
+        assert r.status_code == 200
+        assert "server" not in r.headers
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
