@@ -65,7 +65,11 @@ def _serve(args: argparse.Namespace) -> int:
     from .service import ServiceConfig, serve
 
     em = _load(args)
-    serve(em, name=args.name, host=args.host, port=args.port, config=ServiceConfig.from_env())
+    # Workers beyond the first load the saved model themselves (no pickle crosses processes).
+    config = ServiceConfig.from_env(
+        require_sign_off=not args.allow_unsigned, model_path=str(args.model)
+    )
+    serve(em, name=args.name, host=args.host, port=args.port, config=config)
     return 0
 
 
