@@ -296,6 +296,14 @@ def create_app(models: Mapping[str, Any], *, config: ServiceConfig) -> "FastAPI"
         # 503 when not ready, so a readiness probe can use the status code alone.
         return answer(request, 200 if reason is None else 503, body)
 
+    def prepare(name: str, body: InferenceRequest) -> tuple[Any, Any, pd.DataFrame]:
+        """The model entry, its ExplainedModel and the instances as a frame, checked."""
+        entry = lookup(name)
+        check_size(body)
+        require_ready(entry)
+        em = entry.em
+        return entry, em, _frame(body, [str(c) for c in em.feature_names_in_])
+
     @app.post(
         "/v1/models/{name}:predict",
         response_model=PredictResponse,
@@ -303,11 +311,7 @@ def create_app(models: Mapping[str, Any], *, config: ServiceConfig) -> "FastAPI"
         summary="Scores of the instances.",
     )
     def predict(name: str, body: InferenceRequest, request: Request) -> Response:
-        entry = lookup(name)
-        check_size(body)
-        require_ready(entry)
-        em = entry.em
-        frame = _frame(body, [str(c) for c in em.feature_names_in_])
+        entry, em, frame = prepare(name, body)
         with entry.lock:
             scored = governed(lambda: score_rows(em, frame))
         predictions: list[float | None] = [None] * len(frame)
@@ -331,11 +335,7 @@ def create_app(models: Mapping[str, Any], *, config: ServiceConfig) -> "FastAPI"
         summary="Scores, attributions, reasons and next best actions of the instances.",
     )
     def explain(name: str, body: InferenceRequest, request: Request) -> Response:
-        entry = lookup(name)
-        check_size(body)
-        require_ready(entry)
-        em = entry.em
-        frame = _frame(body, [str(c) for c in em.feature_names_in_])
+        entry, em, frame = prepare(name, body)
         top_k = body.parameters.top_k if body.parameters is not None else None
         rid = request_id(request)
         caller = request.scope["state"].get("caller")
