@@ -66,6 +66,9 @@ class _Engine:
     target_index: int | None
     score_fn: OutputFn
     output_fn: OutputFn
+    #: Score and output from the final estimator on already-transformed rows, when the
+    #: preprocessing is traced exactly (so a Pipeline's transform runs once per batch).
+    final_fns: tuple[OutputFn, OutputFn] | None
     fingerprint: str
     tolerance: float
     writer: ReasonWriter
@@ -395,6 +398,7 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             target_index=target_index,
             score_fn=score_fn,
             output_fn=output_fn,
+            final_fns=_final_functions(structure, kind, backend, space, target_index),
             fingerprint=self.model_fingerprint_,
             tolerance=1e-5 if kind.float32 else 1e-6,
             writer=writer,
@@ -564,13 +568,15 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
     def _explain_frame(
         self, engine: _Engine, frame: pd.DataFrame, k: int, rejected: list[Any]
     ) -> Explanations:
-        model_in = engine.schema.model_input(frame)
-        scores = engine.score_fn(model_in)
-        outputs = engine.output_fn(model_in)
         if engine.backend.input_space == "model":
             attr_in = _model_space(engine.structure, engine.schema, frame)
         else:
             attr_in = _raw_array(frame, engine.schema)
+        if engine.final_fns is not None:
+            scores, outputs = engine.final_fns[0](attr_in), engine.final_fns[1](attr_in)
+        else:
+            model_in = engine.schema.model_input(frame)
+            scores, outputs = engine.score_fn(model_in), engine.output_fn(model_in)
         result = engine.attributor.attribute(attr_in)
         _check_efficiency(result.values, result.base_values, outputs, engine.tolerance)
         names = [str(n) for n in self.feature_names_in_]
@@ -782,6 +788,28 @@ def _score_function(model: Any, kind: ModelKind, target: int | None) -> OutputFn
     if kind.is_classifier and kind.has_proba:
         return output_function(model, kind, "probability", target)
     return output_function(model, kind, "raw", target)
+
+
+def _final_functions(
+    structure: ModelStructure,
+    kind: ModelKind,
+    backend: Backend,
+    space: OutputSpace,
+    target: int | None,
+) -> tuple[OutputFn, OutputFn] | None:
+    """Score and output functions of the final estimator, for the one-transform path.
+
+    Only for Pipelines explained in the transformed space whose final estimator was fitted on
+    arrays (one fitted on named columns would warn about an array input).
+    """
+    est = structure.estimator
+    if (
+        structure.preprocessor is None
+        or backend.input_space != "model"
+        or hasattr(est, "feature_names_in_")
+    ):
+        return None
+    return _score_function(est, kind, target), output_function(est, kind, space, target)
 
 
 def _probe_missing(schema: Schema, bg: pd.DataFrame, score_fn: OutputFn) -> Schema:
