@@ -159,16 +159,33 @@ def test_deep_forest_tables_and_direct_agree() -> None:
     np.testing.assert_allclose(total, ens.predict_raw(rows)[:, 0], rtol=1e-9, atol=1e-12)
 
 
-def test_partial_budget_mixes_tables_and_direct_leaves() -> None:
+def test_partial_budget_mixes_leaf_kinds_with_equal_values() -> None:
     X, _, y = make_data(32, n=2000, p=8)
     model = lgb.LGBMRegressor(n_estimators=10, num_leaves=40, verbose=-1, n_jobs=1).fit(X, y)
     ens = compile_ensemble(model)
     full = TreeShapCore(ens)
-    cost = full.nbytes // 3
-    mixed = TreeShapCore(ens, memory_budget=cost)
-    assert mixed.n_table_leaves > 0
-    assert mixed.n_direct_leaves > 0
-    np.testing.assert_allclose(mixed.shap_values(X[:50]), full.shap_values(X[:50]), atol=1e-12)
+    reference = full.shap_values(X[:50])
+    kinds = set()
+    for budget in np.geomspace(1024, full.nbytes, 12).astype(int):
+        core = TreeShapCore(ens, memory_budget=int(budget))
+        n_subsets = core.n_table_leaves - core.n_value_leaves
+        kinds.add((core.n_value_leaves > 0, n_subsets > 0, core.n_direct_leaves > 0))
+        for rows in (X[:50], X[:3]):  # block kernel and row kernel
+            np.testing.assert_allclose(
+                core.shap_values(rows), reference[: rows.shape[0]], rtol=0, atol=1e-12
+            )
+    assert any(direct and (values or subsets) for values, subsets, direct in kinds)
+    assert any(values and subsets for values, subsets, _ in kinds)
+
+
+def test_row_and_block_kernels_are_bitwise_identical() -> None:
+    X, y, _ = make_data(33, n=600, p=10, nan_rate=0.05)
+    model = xgb.XGBClassifier(n_estimators=30, max_depth=5, n_jobs=1).fit(X, y)
+    core = TreeShapCore(compile_ensemble(model))
+    batch = core.shap_values(X)
+    rows = np.vstack([core.shap_values(X[i : i + 1]) for i in range(0, 600, 37)])
+    assert np.array_equal(rows, batch[::37])
+    assert np.array_equal(core.shap_values(X, n_threads=2), batch)
 
 
 def test_group_values_sum_column_values_only_when_blocks_never_share_a_path() -> None:
@@ -203,3 +220,54 @@ def test_single_row_vector_input() -> None:
     model, X, _ = get_case("lgb-reg")
     core = TreeShapCore(compile_ensemble(model))
     np.testing.assert_array_equal(core.shap_values(X[3]), core.shap_values(X[3:4]))
+
+
+def test_paths_longer_than_a_mask_use_the_path_walking_kernel() -> None:
+    from explainscore.attribution.tree._builder import EnsembleBuilder
+
+    # A chain 70 splits deep on 70 different columns: more players on one path than a
+    # 64-bit fail mask holds.
+    depth, n_features = 70, 72
+    rng = np.random.default_rng(5)
+    # Internal node k sits at 2k, its left leaf at 2k + 1, its right child at 2k + 2.
+    n = 2 * depth + 1
+    left = [i + 1 if i % 2 == 0 and i < n - 1 else -1 for i in range(n)]
+    right = [i + 2 if i % 2 == 0 and i < n - 1 else -1 for i in range(n)]
+    feature = [i // 2 if i % 2 == 0 and i < n - 1 else -1 for i in range(n)]
+    threshold = [0.0] * n
+    cover = [0.0] * n
+    value = [0.0] * n
+    weight = 1000.0
+    for k in range(depth):
+        cover[2 * k] = weight
+        cover[2 * k + 1] = weight * 0.3
+        value[2 * k + 1] = float(rng.normal())
+        weight *= 0.7
+    cover[n - 1] = weight
+    value[n - 1] = float(rng.normal())
+    builder = EnsembleBuilder(1)
+    builder.add_tree(
+        left=left, right=right, feature=feature, threshold=threshold,
+        flags=[0] * n, cover=cover, value=value, output=0,
+    )  # fmt: skip
+    ens = builder.build(
+        base_offset=[0.0], n_features=n_features, native_space="margin",
+        float32_inputs=False, source="test.Chain",
+    )  # fmt: skip
+    X = np.abs(rng.normal(size=(12, n_features)))  # every split goes right ...
+    X[np.arange(12), rng.integers(0, depth, size=12)] = -1.0  # ... but one
+    core = TreeShapCore(ens)
+    assert core.max_path_players == depth
+    values = core.shap_values(X)
+    total = core.expected_value + values.sum(1)
+    # 1e-6, the project's bar: 70 nested Shapley weights lose a few digits (shap: 1e-7).
+    np.testing.assert_allclose(total, ens.predict_raw(X)[:, 0], rtol=0, atol=1e-6)
+    tree = {
+        "children_left": np.array(left), "children_right": np.array(right),
+        "children_default": np.array(left), "features": np.array(feature),
+        "thresholds": np.array(threshold), "values": np.array(value)[:, None],
+        "node_sample_weight": np.array(cover),
+    }  # fmt: skip
+    explainer = shap.TreeExplainer({"trees": [tree]}, feature_perturbation="tree_path_dependent")
+    np.testing.assert_allclose(values, explainer.shap_values(X), rtol=0, atol=1e-6)
+    assert np.array_equal(core.shap_values(X, n_threads=2), values)

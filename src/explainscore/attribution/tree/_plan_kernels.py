@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-__all__ = ["fill_tables", "layout_trees"]
+__all__ = ["fill_tables", "layout_trees", "leaf_keep", "path_factors"]
 
 
 @njit(cache=True, nogil=True)
@@ -117,10 +117,38 @@ def path_factors(
 
 
 @njit(cache=True, nogil=True)
+def _subset_table(d: int, v: float, z: Any, weights: Any, K: Any, off: int) -> None:
+    """``K[off + C] = v * sum over non-empty S within C of w(|S|-1, d) * prod_{P minus S} z``."""
+    size = 1 << d
+    # prod over slots outside S, built from the full set downwards (no divisions).
+    K[off + size - 1] = 1.0
+    for mask in range(size - 2, -1, -1):
+        b = 0
+        while (mask >> b) & 1:
+            b += 1
+        K[off + mask] = K[off + (mask | (1 << b))] * z[b]
+    for mask in range(size):
+        k = 0
+        m = mask
+        while m:
+            k += m & 1
+            m >>= 1
+        K[off + mask] = v * weights[d, k - 1] * K[off + mask] if k > 0 else 0.0
+    # Sum over subsets (zeta transform): K[C] = sum of g[S] for S within C.
+    for s in range(d):
+        bit = 1 << s
+        for mask in range(size):
+            if mask & bit:
+                K[off + mask] += K[off + (mask ^ bit)]
+
+
+@njit(cache=True, nogil=True)
 def fill_tables(
     leaves: Any,
     leaf_d: Any,
+    leaf_kind: Any,
     leaf_table: Any,
+    leaf_sub: Any,
     leaf_slot: Any,
     p_parent: Any,
     p_slot: Any,
@@ -131,12 +159,15 @@ def fill_tables(
     slot_z: Any,
     slot_player: Any,
     tables: Any,
+    subsets: Any,
 ) -> float:
-    """Fill per-leaf slot arrays and subset tables; return the expected value.
+    """Fill every leaf's slot arrays and tables; return the expected value.
 
-    For a table leaf with path players P (``d`` slots) and zero fractions z, the table is
-    ``K[C] = v * sum over non-empty S within C of w(|S|-1, d) * prod_{j in P minus S} z_j``,
-    indexed by the bit mask C of slots; ``w(s, d) = s! (d-1-s)! / d!``.
+    Every table leaf (kind >= 1) has its subset table ``K`` in ``subsets`` (see
+    :func:`_subset_table`), indexed by the bit mask of slots; single rows read it because it is
+    small. Kind 2 (values) also has, in ``tables``, the ``d`` slot values for every agree mask
+    ``A``: ``(1 - z_s)(K[A] - K[A - s])`` for ``s`` in ``A`` and ``z_s (K[A + s] - K[A])``
+    otherwise, which blocks of rows read with no arithmetic.
     """
     max_d = 1
     for i in range(leaves.shape[0]):
@@ -153,32 +184,51 @@ def fill_tables(
         for s in range(d):
             reach *= z[s]
         expected += reach
-        off = leaf_table[i]
-        if off < 0:
-            continue
         so = leaf_slot[i]
         for s in range(d):
             slot_z[so + s] = z[s]
             slot_player[so + s] = who[s]
-        size = 1 << d
-        # prod over slots outside S, built from the full set downwards (no divisions).
-        tables[off + size - 1] = 1.0
-        for mask in range(size - 2, -1, -1):
-            b = 0
-            while (mask >> b) & 1:
-                b += 1
-            tables[off + mask] = tables[off + (mask | (1 << b))] * z[b]
-        for mask in range(size):
-            k = 0
-            m = mask
-            while m:
-                k += m & 1
-                m >>= 1
-            tables[off + mask] = v * weights[d, k - 1] * tables[off + mask] if k > 0 else 0.0
-        # Sum over subsets (zeta transform): K[C] = sum of g[S] for S within C.
-        for s in range(d):
-            bit = 1 << s
-            for mask in range(size):
-                if mask & bit:
-                    tables[off + mask] += tables[off + (mask ^ bit)]
+        if leaf_kind[i] == 0:
+            continue
+        sub = leaf_sub[i]
+        _subset_table(d, v, z, weights, subsets, sub)
+        if leaf_kind[i] == 2:
+            off = leaf_table[i]
+            for a in range(1 << d):
+                ka = subsets[sub + a]
+                for s in range(d):
+                    inside = (a >> s) & 1
+                    coef = z[s] + inside * (1.0 - 2.0 * z[s])
+                    tables[off + a * d + s] = coef * (ka - subsets[sub + (a ^ (1 << s))])
     return expected
+
+
+@njit(cache=True, nogil=True)
+def leaf_keep(leaves: Any, tree_leaf_start: Any, p_parent: Any, p_slot: Any) -> Any:
+    """For each leaf, how many leading slots it shares with the previous leaf of its tree.
+
+    Those are the slots introduced at or above the two leaves' deepest common ancestor, so
+    their players are the same for both; the kernels keep accumulating into them.
+    """
+    keep = np.zeros(leaves.shape[0], dtype=np.int32)
+    mark = np.zeros(p_parent.shape[0], dtype=np.int8)
+    for t in range(tree_leaf_start.shape[0] - 1):
+        for lf in range(tree_leaf_start[t] + 1, tree_leaf_start[t + 1]):
+            c = leaves[lf - 1]
+            while c >= 0:
+                mark[c] = 1
+                c = p_parent[c]
+            lca = p_parent[leaves[lf]]
+            while mark[lca] == 0:
+                lca = p_parent[lca]
+            k = 0
+            a = lca
+            while a >= 0:
+                k = max(k, p_slot[a] + 1)
+                a = p_parent[a]
+            keep[lf] = k
+            c = leaves[lf - 1]
+            while c >= 0:
+                mark[c] = 0
+                c = p_parent[c]
+    return keep

@@ -32,7 +32,8 @@ import numpy.typing as npt
 
 from ...exceptions import ParameterError
 from ._ensemble import TreeEnsemble
-from ._plan_kernels import fill_tables, layout_trees
+from ._mask_kernels import KIND_DIRECT, KIND_SUBSETS, KIND_VALUES, mask_parallel, mask_rows
+from ._plan_kernels import fill_tables, layout_trees, leaf_keep
 from ._shap_kernels import shap_parallel, shap_serial
 
 __all__ = ["TreeShapCore", "path_dependent_shap"]
@@ -42,8 +43,17 @@ FloatArray = npt.NDArray[np.float64]
 #: Largest path (distinct players) that gets a table: 2^10 floats (8 KiB) per leaf. Beyond
 #: this the per-row lookups leave the cache and the direct formula is as fast.
 MAX_TABLE_DEPTH = 10
-#: Fewest rows per parallel block (smaller batches run on one thread).
-_BLOCK = 64
+#: Deepest path (distinct players) that gets a value table: 2^8 * 8 floats (16 KiB) per leaf.
+MAX_VALUE_DEPTH = 8
+#: Most distinct players on a path the one-word fail masks of the fast kernels can hold.
+MAX_MASK_SLOTS = 63
+#: Batches of fewer rows run row by row (the block kernel's set-up does not pay off).
+_FEW_ROWS = 8
+#: Most bytes of fail masks per block (nodes x rows x 8). They are streamed, so L3 will do;
+#: what matters is that each leaf table is read once for as many rows as possible.
+_BLOCK_BYTES = 8 * 2**20
+#: Fewest rows per parallel block of the path-walking kernels.
+_DEEP_BLOCK = 64
 
 
 def _max_threads() -> int:
@@ -137,6 +147,8 @@ class TreeShapCore:
         Bytes held by the precomputation.
     n_table_leaves, n_direct_leaves : int
         Leaves with and without a table.
+    n_value_leaves : int
+        Table leaves whose table holds the slot values themselves (the fastest kind).
     """
 
     def __init__(
@@ -176,53 +188,86 @@ class TreeShapCore:
         tree_leaf_start = np.searchsorted(tree_of_leaf, np.arange(len(trees) + 1)).astype(np.int64)
         max_d = int(leaf_d.max()) if leaf_d.size else 0
         self.max_path_players = max_d
-        table_depth = self._table_depth(leaf_d, memory_budget)
-        use_table = leaf_d <= table_depth
-        sizes = np.where(use_table, np.left_shift(1, np.minimum(leaf_d, 62)), 0).astype(np.int64)
-        leaf_table = np.where(use_table, np.cumsum(sizes) - sizes, -1).astype(np.int64)
-        slot_sizes = np.where(use_table, leaf_d, 0).astype(np.int64)
+        # Fail masks are one 64-bit word: deeper paths use the path-walking kernels.
+        self._masks = max_d <= MAX_MASK_SLOTS
+        kind = self._leaf_kinds(leaf_d, memory_budget, values=self._masks)
+        sub = kind != KIND_DIRECT
+        val = kind == KIND_VALUES
+        sub_sizes = np.where(sub, np.left_shift(1, leaf_d.astype(np.int64)), 0)
+        val_sizes = np.where(val, np.left_shift(1, leaf_d.astype(np.int64)) * leaf_d, 0)
+        leaf_sub = np.where(sub, np.cumsum(sub_sizes) - sub_sizes, -1).astype(np.int64)
+        leaf_table = np.where(val, np.cumsum(val_sizes) - val_sizes, -1).astype(np.int64)
+        slot_sizes = leaf_d.astype(np.int64)
         leaf_slot = (np.cumsum(slot_sizes) - slot_sizes).astype(np.int64)
-        tables = np.zeros(int(sizes.sum()), dtype=np.float64)
+        tables = np.zeros(int(val_sizes.sum()), dtype=np.float64)
+        subsets = np.zeros(int(sub_sizes.sum()), dtype=np.float64)
         slot_z = np.zeros(int(slot_sizes.sum()), dtype=np.float64)
         slot_player = np.zeros(int(slot_sizes.sum()), dtype=np.int32)
         weights = _shapley_weights(max(max_d, 1))
         expected = fill_tables(
-            leaves, leaf_d, leaf_table, leaf_slot, p_parent, p_slot, p_ratio, p_player,
-            p_value, weights, slot_z, slot_player, tables,
+            leaves, leaf_d, kind, leaf_table, leaf_sub, leaf_slot, p_parent, p_slot, p_ratio,
+            p_player, p_value, weights, slot_z, slot_player, tables, subsets,
         )  # fmt: skip
         self.expected_value = float(expected + ensemble.base_offset[self.output])
-        self.n_table_leaves = int(use_table.sum())
+        self.n_value_leaves = int(val.sum())
+        self.n_table_leaves = int(sub.sum())
         self.n_direct_leaves = int(leaves.shape[0] - self.n_table_leaves)
-        self.table_depth = table_depth
-        self._plan = (
+        node_arrays = (
             feat,
             np.ascontiguousarray(ensemble.threshold[src]),
             np.ascontiguousarray(ensemble.flags[src]),
             np.ascontiguousarray(ensemble.cat_start[src]),
             np.ascontiguousarray(ensemble.cat_len[src]),
             ensemble.cat_words,
-            p_left, p_right, p_parent, p_slot, p_ratio, p_player, p_value,
-            tree_node_start, tree_internal, tree_leaf_start, leaves, leaf_d, leaf_table, leaf_slot,
-            slot_z, slot_player, tables, weights,
-        )  # fmt: skip
+        )
+        if self._masks:
+            keep = leaf_keep(leaves, tree_leaf_start, p_parent, p_slot)
+            self._plan: tuple[Any, ...] = (
+                *node_arrays, p_left, p_right, p_slot, p_value, tree_node_start, tree_internal,
+                tree_leaf_start, leaves, leaf_d, kind, leaf_table, leaf_sub, leaf_slot, keep,
+                slot_z, slot_player, tables, subsets, weights,
+            )  # fmt: skip
+        else:
+            self._plan = (
+                *node_arrays, p_left, p_right, p_parent, p_slot, p_ratio, p_player, p_value,
+                tree_node_start, tree_internal, tree_leaf_start, leaves, leaf_d, leaf_sub,
+                leaf_slot, slot_z, slot_player, subsets, weights,
+            )  # fmt: skip
         counts = np.diff(tree_node_start)
         self._max_nodes = int(counts.max()) if counts.size else 1
         self._max_d = max_d
         self.nbytes = int(sum(a.nbytes for a in self._plan))
 
     @staticmethod
-    def _table_depth(leaf_d: npt.NDArray[np.int32], budget: int) -> int:
-        """Deepest path that gets a table while all tables together fit ``budget`` bytes."""
-        depth = -1
+    def _leaf_kinds(leaf_d: npt.NDArray[np.int32], budget: int, *, values: bool) -> Any:
+        """Kind of each leaf under the memory budget.
+
+        Subset tables (``2^d`` floats) go first, shallow paths first, up to
+        ``MAX_TABLE_DEPTH``; what budget is left upgrades shallow paths to value tables
+        (``2^d * d`` more floats, the fastest kernel for blocks of rows), up to
+        ``MAX_VALUE_DEPTH``. Every choice
+        gives the same values; only speed and memory differ.
+        """
+        kind = np.full(leaf_d.shape[0], KIND_DIRECT, dtype=np.int8)
+        counts = np.bincount(leaf_d, minlength=MAX_TABLE_DEPTH + 1) if leaf_d.size else None
+        if counts is None:
+            return kind
         used = 0
-        for d in range(min(int(leaf_d.max()) if leaf_d.size else 0, MAX_TABLE_DEPTH) + 1):
-            n = int(np.count_nonzero(leaf_d == d))
-            cost = n * ((8 << d) + 12 * d)
+        sub_depth = -1
+        for d in range(MAX_TABLE_DEPTH + 1):
+            cost = int(counts[d]) * (8 << d)
             if used + cost > budget:
                 break
             used += cost
-            depth = d
-        return depth
+            sub_depth = d
+        kind[leaf_d <= sub_depth] = KIND_SUBSETS
+        for d in range(1, min(sub_depth, MAX_VALUE_DEPTH) + 1) if values else ():
+            extra = int(counts[d]) * (8 << d) * d
+            if used + extra > budget:
+                break
+            used += extra
+            kind[leaf_d == d] = KIND_VALUES
+        return kind
 
     def shap_values(self, X: Any, *, n_threads: int = 1) -> FloatArray:
         """Exact Shapley values of the path-dependent game for each row.
@@ -240,10 +285,35 @@ class TreeShapCore:
             ``expected_value + values.sum(1)`` equals the explained output.
         """
         rows = self.ensemble.prepare_input(X)
-        out = np.zeros((rows.shape[0], self.n_players), dtype=np.float64)
         if n_threads < 1:
             raise ParameterError(f"n_threads must be >= 1; got {n_threads}.")
-        if n_threads == 1 or rows.shape[0] <= _BLOCK:
+        if not self._masks:
+            return self._deep_values(rows, n_threads)
+        n = rows.shape[0]
+        if n < _FEW_ROWS:
+            out = np.zeros((n, self.n_players), dtype=np.float64)
+            # mypy sees numba's Dispatcher, not the kernel's signature.
+            mask_rows(rows, out, *self._plan, self._max_nodes, self._max_d)  # type: ignore[call-arg]
+            return out
+        # Rows innermost: features x rows in, players x rows out.
+        XT = np.ascontiguousarray(rows.T)
+        outT = np.zeros((self.n_players, n), dtype=np.float64)
+        threads = min(n_threads, _max_threads())
+        block = max(16, min(256, _BLOCK_BYTES // (8 * self._max_nodes)))
+        # Give every thread at least one block, but keep blocks big enough to vectorise.
+        block = max(16, min(block, -(-n // threads)))
+        previous = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            mask_parallel(XT, outT, self._plan, self._max_nodes, self._max_d, block)
+        finally:
+            numba.set_num_threads(previous)
+        return np.ascontiguousarray(outT.T)
+
+    def _deep_values(self, rows: FloatArray, n_threads: int) -> FloatArray:
+        """Path-walking kernels for paths with more distinct players than a mask holds."""
+        out = np.zeros((rows.shape[0], self.n_players), dtype=np.float64)
+        if n_threads == 1 or rows.shape[0] <= _DEEP_BLOCK:
             shap_serial(rows, out, self._plan, self._max_nodes, self._max_d)
             return out
         previous = numba.get_num_threads()
@@ -252,7 +322,7 @@ class TreeShapCore:
             # One contiguous block per thread: each thread then streams every tree's tables
             # once for all its rows instead of once per small block.
             n_used = numba.get_num_threads()
-            block = max(_BLOCK, -(-rows.shape[0] // n_used))
+            block = max(_DEEP_BLOCK, -(-rows.shape[0] // n_used))
             shap_parallel(rows, out, self._plan, self._max_nodes, self._max_d, block)
         finally:
             numba.set_num_threads(previous)

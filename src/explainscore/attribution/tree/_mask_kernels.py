@@ -1,0 +1,313 @@
+"""Numba kernels of TreeSHAP for paths of at most 63 distinct players (nearly every model).
+
+Per tree and row, one pass over the internal nodes propagates a *fail mask* (the slots whose
+split the row contradicts on the way down, one bit per slot). A leaf's agree set is then
+``A = ~fail``, and its contribution to each slot comes from one of three leaf kinds:
+
+* ``KIND_VALUES`` — a table of the ``d`` slot values for every ``A`` (``2^d * d`` floats): ``d``
+  loads, no arithmetic. Read by blocks of rows only; single rows touch so few entries that the
+  smaller subset table (which these leaves keep too) stays in cache better;
+* ``KIND_SUBSETS`` — the subset-sum table ``K`` (``2^d`` floats): agreeing slot
+  ``(1 - z_s)(K[A] - K[A - s])``, other slot ``z_s (K[A + s] - K[A])``;
+* ``KIND_DIRECT`` — no table: elementary symmetric polynomials of the agreeing slots' zero
+  fractions, ``O(d * |A|)``.
+
+Why accumulate per slot
+-----------------------
+Leaves are visited in preorder, so consecutive leaves share the slots their common ancestors
+introduced (``keep``). Values are summed per slot in a small accumulator and written to the
+output only when the slot's owner changes: one scattered write per internal node instead of
+one per (leaf, slot), which removes the read-modify-write chains on the output.
+
+Two drivers share the leaf code: :func:`mask_rows` walks rows one by one (the single-lead path)
+and :func:`mask_block` walks a block of rows per node and per leaf with the input transposed
+(features x rows), so the decision pass vectorises across rows. Both add the same values in the
+same order, so a row's result does not depend on the driver, the block or the thread count.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit, prange
+
+from ._decision import goes_left
+
+__all__ = ["KIND_DIRECT", "KIND_SUBSETS", "KIND_VALUES", "mask_parallel", "mask_rows"]
+
+KIND_DIRECT = 0
+KIND_SUBSETS = 1
+KIND_VALUES = 2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _leaf_into(
+    kind: int,
+    a: int,
+    d: int,
+    sub: int,
+    so: int,
+    v: float,
+    subsets: Any,
+    slot_z: Any,
+    weights: Any,
+    e: Any,
+    pre: Any,
+    r: Any,
+    j: int,
+) -> None:
+    """Add one leaf's slot values for agree mask ``a`` to ``r[:d, j]`` (any table leaf reads
+    its subset table: one row touches few entries, and the subset tables are the smaller)."""
+    if kind != KIND_DIRECT:
+        ka = subsets[sub + a]
+        for s in range(d):
+            zs = slot_z[so + s]
+            inside = (a >> s) & 1
+            coef = zs + inside * (1.0 - 2.0 * zs)
+            r[s, j] += coef * (ka - subsets[sub + (a ^ (1 << s))])
+        return
+    # KIND_DIRECT. e_k: elementary symmetric polynomials of z over the agreeing slots.
+    e[0] = 1.0
+    m = 0
+    run = 1.0
+    for s in range(d):
+        pre[s] = run
+        zs = slot_z[so + s]
+        if (a >> s) & 1:
+            m += 1
+            e[m] = 0.0
+            for k in range(m, 0, -1):
+                e[k] += zs * e[k - 1]
+        else:
+            run *= zs
+    z_out = run
+    w = weights[d]
+    s0 = 0.0
+    for k in range(m + 1):
+        s0 += w[m - k] * e[k]
+    suffix = 1.0
+    for s in range(d - 1, -1, -1):
+        zs = slot_z[so + s]
+        if (a >> s) & 1:
+            # e_k of A without s by forward deflation (stable: 0 <= z <= 1).
+            ep = 1.0
+            s1 = w[m - 1]
+            for k in range(1, m):
+                ep = e[k] - zs * ep
+                s1 += w[m - 1 - k] * ep
+            r[s, j] += v * (1.0 - zs) * z_out * s1
+        else:
+            r[s, j] -= v * zs * pre[s] * suffix * s0
+            suffix *= zs
+
+
+@njit(cache=True, nogil=True)
+def mask_rows(
+    X: Any,
+    out: Any,
+    p_feature: Any,
+    p_threshold: Any,
+    p_flags: Any,
+    p_cat_start: Any,
+    p_cat_len: Any,
+    cat_words: Any,
+    p_left: Any,
+    p_right: Any,
+    p_slot: Any,
+    p_value: Any,
+    tree_node_start: Any,
+    tree_internal: Any,
+    tree_leaf_start: Any,
+    leaves: Any,
+    leaf_d: Any,
+    leaf_kind: Any,
+    leaf_table: Any,
+    leaf_sub: Any,
+    leaf_slot: Any,
+    leaf_keep: Any,
+    slot_z: Any,
+    slot_player: Any,
+    tables: Any,
+    subsets: Any,
+    weights: Any,
+    max_nodes: int,
+    max_d: int,
+) -> None:
+    """Add the Shapley values of every row of ``X`` (rows x features) to ``out``."""
+    fail = np.zeros(max_nodes, dtype=np.uint64)
+    r = np.zeros((max_d + 1, 1), dtype=np.float64)
+    e = np.empty(max_d + 2, dtype=np.float64)
+    pre = np.empty(max_d + 1, dtype=np.float64)
+    one = np.uint64(1)
+    for i in range(X.shape[0]):
+        for t in range(tree_node_start.shape[0] - 1):
+            base = tree_node_start[t]
+            fail[0] = 0
+            for g in range(base, base + tree_internal[t]):
+                x = X[i, p_feature[g]]
+                gl = goes_left(x, g, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words)
+                bit = one << np.uint64(p_slot[g])
+                f = fail[g - base]
+                go = np.uint64(gl)
+                # Branch-free: the child the row does not take records the contradiction.
+                fail[p_left[g] - base] = f | (bit * (one - go))
+                fail[p_right[g] - base] = f | (bit * go)
+            pd = 0
+            pso = 0
+            for lf in range(tree_leaf_start[t], tree_leaf_start[t + 1]):
+                for s in range(leaf_keep[lf], pd):
+                    out[i, slot_player[pso + s]] += r[s, 0]
+                    r[s, 0] = 0.0
+                leaf = leaves[lf]
+                d = leaf_d[lf]
+                a = ((1 << d) - 1) & ~np.int64(fail[leaf - base])
+                _leaf_into(
+                    leaf_kind[lf], a, d, leaf_sub[lf], leaf_slot[lf], p_value[leaf], subsets,
+                    slot_z, weights, e, pre, r, 0,
+                )  # fmt: skip
+                pd = d
+                pso = leaf_slot[lf]
+            for s in range(pd):
+                out[i, slot_player[pso + s]] += r[s, 0]
+                r[s, 0] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def mask_block(
+    XT: Any,
+    outT: Any,
+    lo: int,
+    hi: int,
+    p_feature: Any,
+    p_threshold: Any,
+    p_flags: Any,
+    p_cat_start: Any,
+    p_cat_len: Any,
+    cat_words: Any,
+    p_left: Any,
+    p_right: Any,
+    p_slot: Any,
+    p_value: Any,
+    tree_node_start: Any,
+    tree_internal: Any,
+    tree_leaf_start: Any,
+    leaves: Any,
+    leaf_d: Any,
+    leaf_kind: Any,
+    leaf_table: Any,
+    leaf_sub: Any,
+    leaf_slot: Any,
+    leaf_keep: Any,
+    slot_z: Any,
+    slot_player: Any,
+    tables: Any,
+    subsets: Any,
+    weights: Any,
+    max_nodes: int,
+    max_d: int,
+) -> None:
+    """Add the values of rows ``lo:hi`` to ``outT`` (players x rows); ``XT`` is features x
+    rows. Trees outer, then nodes or leaves, rows innermost: the decision pass is a
+    vectorisable loop over contiguous rows and a tree's tables stay in cache for the block."""
+    B = hi - lo
+    fail = np.zeros((max_nodes, B), dtype=np.uint64)
+    agree = np.empty(B, dtype=np.int64)
+    k_a = np.empty(B, dtype=np.float64)
+    r = np.zeros((max_d + 1, B), dtype=np.float64)
+    e = np.empty(max_d + 2, dtype=np.float64)
+    pre = np.empty(max_d + 1, dtype=np.float64)
+    one = np.uint64(1)
+    for t in range(tree_node_start.shape[0] - 1):
+        base = tree_node_start[t]
+        for j in range(B):
+            fail[0, j] = 0
+        for g in range(base, base + tree_internal[t]):
+            xs = XT[p_feature[g]]
+            bit = one << np.uint64(p_slot[g])
+            fp = fail[g - base]
+            fl_ = fail[p_left[g] - base]
+            fr_ = fail[p_right[g] - base]
+            fl = p_flags[g]
+            if (fl & 6) == 0:
+                # Plain numeric split, inlined so the loop over rows vectorises.
+                th = p_threshold[g]
+                nan_left = (fl & 1) != 0
+                for j in range(B):
+                    x = xs[lo + j]
+                    go = np.uint64((x <= th) | ((x != x) & nan_left))
+                    f = fp[j]
+                    fl_[j] = f | (bit * (one - go))
+                    fr_[j] = f | (bit * go)
+            else:
+                for j in range(B):
+                    x = xs[lo + j]
+                    gl = goes_left(x, g, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words)
+                    go = np.uint64(gl)
+                    f = fp[j]
+                    fl_[j] = f | (bit * (one - go))
+                    fr_[j] = f | (bit * go)
+        pd = 0
+        pso = 0
+        for lf in range(tree_leaf_start[t], tree_leaf_start[t + 1]):
+            for s in range(leaf_keep[lf], pd):
+                dst = outT[slot_player[pso + s]]
+                rs = r[s]
+                for j in range(B):
+                    dst[lo + j] += rs[j]
+                    rs[j] = 0.0
+            leaf = leaves[lf]
+            d = leaf_d[lf]
+            full = (1 << d) - 1
+            kind = leaf_kind[lf]
+            off = leaf_table[lf]
+            sub = leaf_sub[lf]
+            so = leaf_slot[lf]
+            v = p_value[leaf]
+            fleaf = fail[leaf - base]
+            if kind == KIND_VALUES:
+                # The common case, spelt out so the loop carries no dispatch.
+                for j in range(B):
+                    agree[j] = off + (full & ~np.int64(fleaf[j])) * d
+                for s in range(d):
+                    rs = r[s]
+                    for j in range(B):
+                        rs[j] += tables[agree[j] + s]
+            elif kind == KIND_SUBSETS:
+                # Slots outer, rows inner: the row loop vectorises (with gathers).
+                for j in range(B):
+                    a = full & ~np.int64(fleaf[j])
+                    agree[j] = a
+                    k_a[j] = subsets[sub + a]
+                for s in range(d):
+                    zs = slot_z[so + s]
+                    flip = 1.0 - 2.0 * zs
+                    sbit = np.int64(1) << s
+                    rs = r[s]
+                    for j in range(B):
+                        a = agree[j]
+                        coef = zs + ((a >> s) & 1) * flip
+                        rs[j] += coef * (k_a[j] - subsets[sub + (a ^ sbit)])
+            else:
+                for j in range(B):
+                    a = full & ~np.int64(fleaf[j])
+                    _leaf_into(kind, a, d, sub, so, v, subsets, slot_z, weights, e, pre, r, j)
+            pd = d
+            pso = so
+        for s in range(pd):
+            dst = outT[slot_player[pso + s]]
+            rs = r[s]
+            for j in range(B):
+                dst[lo + j] += rs[j]
+                rs[j] = 0.0
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def mask_parallel(XT: Any, outT: Any, plan: Any, max_nodes: int, max_d: int, block: int) -> None:
+    """Blocks of ``block`` rows across numba's threads; each block owns its output columns."""
+    n = XT.shape[1]
+    n_blocks = (n + block - 1) // block
+    for b in prange(n_blocks):
+        lo = b * block
+        hi = min(n, lo + block)
+        mask_block(XT, outT, lo, hi, *plan, max_nodes, max_d)  # type: ignore[call-arg]
