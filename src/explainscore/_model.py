@@ -20,6 +20,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 
 from ._adapters import adapt_model
+from ._fast_lane import FastLane
 from ._fingerprint import model_fingerprint
 from ._inputs import Schema
 from ._output import ModelKind, OutputFn, inspect_model, output_function
@@ -74,6 +75,8 @@ class _Engine:
     writer: ReasonWriter
     catalog: Catalog
     version: str
+    #: The single-lead fast path, when the model allows one (see ``_fast_lane``).
+    lane: FastLane | None = None
 
 
 class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
@@ -405,6 +408,28 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             catalog=catalog,
             version=self.model_version or self.model_fingerprint_.split(":")[1][:12],
         )
+        self.engine_ = replace(
+            self.engine_,
+            lane=FastLane.build(
+                attributor=attributor,
+                structure=structure,
+                kind=kind,
+                schema=schema,
+                target_index=target_index,
+                writer=writer,
+                catalog=catalog,
+                allowed=self._action_columns(catalog, names),
+                background=bg_frame,
+                score_fn=score_fn,
+                output_fn=output_fn,
+                tolerance=self.engine_.tolerance,
+            ),
+        )
+
+    def _action_columns(self, catalog: Catalog, names: list[str]) -> list[str]:
+        """Columns a next best action may change: neither hidden by the catalog nor policy."""
+        hidden = catalog.hidden() | self._policy_hidden()
+        return [n for n in names if n not in hidden]
 
     def _policy_hidden(self) -> frozenset[str]:
         return frozenset() if self.policy is None else frozenset(self.policy.hidden)
@@ -557,7 +582,45 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         return batch
 
     def explain_one(self, row: Any, *, top_k: int | None = None) -> LeadExplanation:
-        """Score and explain one lead (a dict, a Series, a 1-row DataFrame or a 1-D array)."""
+        """Score and explain one lead (a dict, a Series, a 1-row DataFrame or a 1-D array).
+
+        For tree models on numeric columns a plain row (dict, list or 1-D array) takes a fast
+        path without pandas, with the same numbers and checks; governance that needs the
+        batch (review rules, audit log, review queue) uses the batch path.
+        """
+        engine = self._ensure_built()
+        lane = engine.lane
+        if (
+            lane is not None
+            and self.review is None
+            and self.audit_log is None
+            and self.review_queue is None
+            and (self.kill_switch is None or not self.kill_switch.state().engaged)
+        ):
+            x = lane.accept(row)
+            if x is not None:
+                k = self.top_k if top_k is None else top_k
+                check_int(k, "top_k", "explain_one", low=1, high=self.n_features_in_)
+                if self.policy is not None:
+                    self.policy.check_inputs(_input_columns(row), where="explain")
+                metadata = self._batch_metadata(engine, k)
+                return lane.explain(
+                    x,
+                    writer=engine.writer,
+                    catalog=engine.catalog,
+                    k=k,
+                    exact_check=_check_efficiency,
+                    metadata={
+                        "output_space": metadata["output_space"],
+                        "explainer": metadata["explainer"],
+                        "target_class": _target_label(engine),
+                        "model_fingerprint": metadata["model_fingerprint"],
+                        "model_version": metadata["model_version"],
+                        "signed_off": metadata["signed_off"],
+                        "policy_version": metadata["policy_version"],
+                    },
+                    display_names=engine.writer.display_names,
+                )
         batch = self.explain(row, top_k=top_k)
         if len(batch) != 1:
             raise InputError(
@@ -591,20 +654,14 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
                 catalog=engine.catalog,
                 locale=writer.locale,
                 score_rows=lambda rows_: engine.score_fn(schema.model_input(rows_)),
-                allowed=[
-                    n
-                    for n in names
-                    if n not in engine.catalog.hidden() and n not in self._policy_hidden()
-                ],
+                allowed=self._action_columns(engine.catalog, names),
             )
         composed = [
             writer.compose(float(scores[i]), result.values[i], rows[i], actions[i])
             for i in range(len(frame))
         ]
         rendered = [c.render(writer.config.max_length) for c in composed]
-        target = None
-        if engine.target_index is not None and engine.kind.classes is not None:
-            target = _cell(engine.kind.classes[engine.target_index])
+        target = _target_label(engine)
         return Explanations(
             scores=scores,
             outputs=outputs,
@@ -898,6 +955,13 @@ def _check_efficiency(
             f"(worst: row {worst}, off by {err[worst]:.3g}, tolerance {bound[worst]:.3g}). "
             "This is a bug in explainscore; please report it with the model type."
         )
+
+
+def _target_label(engine: _Engine) -> Any:
+    """The explained class's label (a plain scalar), or None for regressors."""
+    if engine.target_index is None or engine.kind.classes is None:
+        return None
+    return _cell(engine.kind.classes[engine.target_index])
 
 
 def _cell(value: Any) -> Any:

@@ -8,7 +8,7 @@ they are asked for.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -250,25 +250,16 @@ class Explanations:
     def _record(self, i: int) -> LeadExplanation:
         if self.status == "paused":
             return self._paused_record(i)
-        top = self.top_indices()[i]
         row = self.data.iloc[i]
-        attrs = tuple(
-            FeatureAttribution(
-                feature=self.feature_names[j],
-                display_name=self.display_names[j] if self.display_names else None,
-                value=_plain(row.iloc[j]),
-                contribution=float(self.attributions[i, j]),
-            )
-            for j in top
-        )
-        total = float(self.attributions[i].sum())
-        shown = float(sum(a.contribution for a in attrs))
-        return LeadExplanation(
+        return lead_record(
+            values=[_plain(v) for v in row.to_numpy(dtype=object)],
+            attributions=self.attributions[i],
+            top=self.top_indices()[i],
+            feature_names=self.feature_names,
+            display_names=self.display_names,
             score=float(self.scores[i]),
             output=float(self.outputs[i]),
             base_value=float(self.base_values[i]),
-            attributions=attrs,
-            other_contribution=total - shown,
             reason=self.reasons[i],
             band=self.bands[i],
             reason_codes=self.reason_codes[i],
@@ -276,7 +267,7 @@ class Explanations:
             exact=self.exact,
             review_reasons=self.review_reasons[i] if self.review_reasons else (),
             audit_seq=self.audit_seqs[i] if self.audit_seqs else None,
-            **self._record_metadata(),
+            metadata=self._record_metadata(),
         )
 
     def _record_metadata(self) -> dict[str, Any]:
@@ -384,3 +375,52 @@ def _plain(value: Any) -> Scalar:
     if isinstance(value, str | int | float | bool):
         return value
     return str(value)
+
+
+def lead_record(
+    *,
+    values: Sequence[Any],
+    attributions: FloatArray,
+    top: Sequence[int],
+    feature_names: Sequence[str],
+    display_names: Sequence[str],
+    score: float,
+    output: float,
+    base_value: float,
+    reason: str,
+    band: str,
+    reason_codes: tuple[ReasonCode, ...],
+    next_best_action: NextBestAction | None,
+    exact: bool,
+    review_reasons: tuple[str, ...],
+    audit_seq: int | None,
+    metadata: dict[str, Any],
+) -> LeadExplanation:
+    """One lead's record from plain values: shared by batches and the single-lead fast path,
+    so both give the same record for the same numbers."""
+    attrs = tuple(
+        FeatureAttribution(
+            feature=feature_names[j],
+            display_name=display_names[j] if display_names else None,
+            value=values[j],
+            contribution=float(attributions[j]),
+        )
+        for j in top
+    )
+    total = float(attributions.sum())
+    shown = float(sum(a.contribution for a in attrs))
+    return LeadExplanation(
+        score=score,
+        output=output,
+        base_value=base_value,
+        attributions=attrs,
+        other_contribution=total - shown,
+        reason=reason,
+        band=band,
+        reason_codes=reason_codes,
+        next_best_action=next_best_action,
+        exact=exact,
+        review_reasons=review_reasons,
+        audit_seq=audit_seq,
+        **metadata,
+    )

@@ -73,6 +73,22 @@ class TreeAttributor(Attributor):
         # shap reports binary margins (and RF probabilities of boosted models) for class 1.
         self._target = 1 if context.target_class is None else context.target_class
 
+    @property
+    def core(self) -> TreeShapCore | None:
+        """explainscore's compiled core, or None when shap computes the values."""
+        return self._core
+
+    @property
+    def mirrored(self) -> bool:
+        """Whether the explained output is the negative of the core's (binary class 0)."""
+        core = self._core
+        return (
+            core is not None
+            and core.ensemble.n_outputs == 1
+            and self._binary
+            and (self._target == 0)
+        )
+
     @staticmethod
     def _own_core(est: Any, context: ExplainContext) -> TreeShapCore | None:
         if not can_compile(est):
@@ -114,7 +130,7 @@ class TreeAttributor(Attributor):
     def _attribute_core(self, core: TreeShapCore, X: np.ndarray[Any, Any]) -> Attribution:
         values = core.shap_values(np.asarray(X, dtype=np.float64))
         base = core.expected_value
-        if core.ensemble.n_outputs == 1 and self._binary and self._target == 0:
+        if self.mirrored:
             # The single binary margin is class 1's log-odds; class 0's is its negative.
             values, base = -values, -base
         return Attribution(

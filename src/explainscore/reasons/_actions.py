@@ -21,9 +21,20 @@ from ._catalog import Catalog, localize
 from ._format import format_number, format_value
 from ._locales import Locale
 
-__all__ = ["next_best_actions"]
+__all__ = ["action_candidates", "choose_actions", "next_best_actions"]
 
 ScoreFn = Callable[[pd.DataFrame], npt.NDArray[np.float64]]
+
+
+def action_candidates(catalog: Catalog, allowed: Sequence[str]) -> list[tuple[str, Any]]:
+    """The (column, target value) changes the catalog allows, in catalog order."""
+    candidates: list[tuple[str, Any]] = []
+    for feature in allowed:
+        entry = catalog.entry(feature)
+        if entry.actionable is None or not entry.show:
+            continue
+        candidates.extend((feature, target) for target in entry.actionable.targets)
+    return candidates
 
 
 def next_best_actions(
@@ -38,26 +49,40 @@ def next_best_actions(
 ) -> list[NextBestAction | None]:
     """One suggestion (or None) per row of ``frame``; see the module docstring."""
     n = len(frame)
-    candidates: list[tuple[str, Any]] = []
-    for feature in allowed:
-        entry = catalog.entry(feature)
-        if entry.actionable is None or not entry.show:
-            continue
-        candidates.extend((feature, target) for target in entry.actionable.targets)
-    best: list[NextBestAction | None] = [None] * n
+    candidates = action_candidates(catalog, allowed)
     if not candidates or n == 0:
-        return best
+        return [None] * n
     changed = []
     for feature, target in candidates:
         rows = frame.copy()
         rows[feature] = pd.Series([target] * n, index=frame.index, dtype=frame[feature].dtype)
         changed.append(rows)
     new_scores = score_rows(pd.concat(changed, ignore_index=True)).reshape(len(candidates), n)
+    # A lead already at the target value has nothing to gain from "changing" it.
+    same = np.stack([(frame[f] == t).to_numpy(dtype=bool) for f, t in candidates])
+    return choose_actions(
+        candidates, new_scores, scores, same, catalog=catalog, locale=locale, min_gain=min_gain
+    )
+
+
+def choose_actions(
+    candidates: Sequence[tuple[str, Any]],
+    new_scores: npt.NDArray[np.float64],
+    scores: npt.NDArray[np.float64],
+    same: npt.NDArray[np.bool_],
+    *,
+    catalog: Catalog,
+    locale: Locale,
+    min_gain: float = 0.01,
+) -> list[NextBestAction | None]:
+    """The best candidate per lead, from the re-scored rows (candidates x leads).
+
+    ``same[c, i]`` marks a lead already at candidate ``c``'s target value.
+    """
+    n = scores.shape[0]
+    best: list[NextBestAction | None] = [None] * n
     gains = new_scores - scores[None, :]
-    for c, (feature, target) in enumerate(candidates):
-        # A lead already at the target value has nothing to gain from "changing" it.
-        same = (frame[feature] == target).to_numpy(dtype=bool)
-        gains[c, same] = -np.inf
+    gains[same] = -np.inf
     pick = np.argmax(gains, axis=0)  # first best on ties: catalog order decides
     for i in range(n):
         c = int(pick[i])

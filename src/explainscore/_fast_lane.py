@@ -1,0 +1,245 @@
+"""One lead, fast: ``explain_one`` without pandas for compiled tree models on numeric columns.
+
+Why a second path
+-----------------
+A rep opening a lead, or a CRM calling the sidecar, wants the answer in well under a
+millisecond. The batch path builds DataFrames, validates column by column and calls the
+model's own ``predict`` (twice), which costs milliseconds for one row. When the model is a
+tree ensemble explainscore compiles and takes the raw numeric columns directly, this lane:
+
+* checks the row with one vectorised test built once per schema (length, numbers only, no
+  infinity, NaN only where the model takes it);
+* scores it from the compiled ensemble (one pass over the trees, no copies) and explains it
+  with the same TreeSHAP core as batches;
+* writes the reason and the next best action from plain arrays.
+
+It never decides what is accepted: a row it cannot take with certainty goes to the batch
+path, which accepts it or raises the typed error. It is built only after its scores agree
+with the model's own on the background rows, so a lead gets the same numbers either way (to
+the float32 rounding of boosters that score in float32).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ._records import LeadExplanation, lead_record
+from .reasons._actions import action_candidates, choose_actions
+
+if TYPE_CHECKING:
+    from .attribution.tree import TreeShapCore
+    from .reasons._catalog import Catalog
+    from .reasons._compose import ReasonWriter
+
+__all__ = ["FastLane"]
+
+FloatArray = npt.NDArray[np.float64]
+#: Tolerance of the build-time agreement check (float32 boosters round their scores).
+_AGREE = 1e-5
+
+
+@dataclass(frozen=True)
+class FastLane:
+    """Everything one lead needs, prepared once per fitted model."""
+
+    core: TreeShapCore
+    names: tuple[str, ...]
+    #: Columns where NaN is a value the model takes (missing allowed).
+    nan_ok: npt.NDArray[np.bool_]
+    #: Raw ensemble outputs (rows x outputs) -> score of the explained class.
+    link: Callable[[FloatArray], FloatArray]
+    #: Column of the ensemble's raw output the attributions explain.
+    output_col: int
+    #: -1 when the explained output is the mirror of the ensemble's (binary class 0).
+    sign: float
+    candidates: tuple[tuple[str, Any], ...]
+    candidate_cols: npt.NDArray[np.intp]
+    candidate_values: FloatArray
+    hidden: npt.NDArray[np.bool_]
+    tolerance: float
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        attributor: Any,
+        structure: Any,
+        kind: Any,
+        schema: Any,
+        target_index: int | None,
+        writer: ReasonWriter,
+        catalog: Catalog,
+        allowed: Sequence[str],
+        background: Any,
+        score_fn: Callable[[Any], FloatArray],
+        output_fn: Callable[[Any], FloatArray],
+        tolerance: float,
+    ) -> FastLane | None:
+        """The lane for this model, or None when it does not apply (the batch path serves)."""
+        # Imported here: the tree backend pulls in numba, which ``import explainscore`` avoids.
+        from .attribution._tree import TreeAttributor
+
+        if not isinstance(attributor, TreeAttributor) or attributor.core is None:
+            return None
+        if structure.preprocessor is not None:
+            return None
+        if any(c.kind != "numeric" for c in schema.columns):
+            return None
+        core = attributor.core
+        ens = core.ensemble
+        link = _score_link(ens.native_space, kind, target_index, ens.n_outputs)
+        if link is None:
+            return None
+        candidates = action_candidates(catalog, allowed)
+        names = tuple(schema.names)
+        try:
+            cand_values = np.array([float(t) for _, t in candidates], dtype=np.float64)
+        except (TypeError, ValueError):
+            return None  # a non-numeric target value: the batch path handles it
+        lane = cls(
+            core=core,
+            names=names,
+            nan_ok=np.array([c.allow_missing for c in schema.columns], dtype=bool),
+            link=link,
+            output_col=core.output,
+            sign=-1.0 if attributor.mirrored else 1.0,
+            candidates=tuple(candidates),
+            candidate_cols=np.array([names.index(f) for f, _ in candidates], dtype=np.intp),
+            candidate_values=cand_values,
+            hidden=writer.hidden_mask.copy(),
+            tolerance=tolerance,
+        )
+        # Trust, then verify: the lane must reproduce the model on the background rows.
+        bg = np.asarray(background, dtype=np.float64)
+        model_in = schema.model_input(schema.to_frame(background, where="background"))
+        raw = ens.predict_raw(bg)
+        if not (
+            np.allclose(lane.link(raw), score_fn(model_in), rtol=0, atol=_AGREE)
+            and np.allclose(lane.sign * raw[:, lane.output_col], output_fn(model_in), atol=_AGREE)
+        ):
+            return None
+        return lane
+
+    def accept(self, row: Any) -> FloatArray | None:
+        """The row as a (1, n) float matrix, or None to leave it to the batch path."""
+        values: Any
+        if isinstance(row, Mapping):
+            if len(row) != len(self.names):
+                return None
+            try:
+                values = [row[n] for n in self.names]
+            except KeyError:
+                return None
+        elif isinstance(row, np.ndarray | list | tuple):
+            values = row
+        else:
+            return None
+        try:
+            x = np.array(values, dtype=np.float64, ndmin=2)
+        except (TypeError, ValueError):
+            return None
+        if x.shape != (1, len(self.names)):
+            return None
+        if isinstance(values, np.ndarray) and values.dtype.kind not in "fiub":
+            return None  # object arrays may hold text that float() would parse
+        if not isinstance(values, np.ndarray) and any(
+            isinstance(v, str | bytes) or v is None for v in values
+        ):
+            return None  # the batch path parses text and reports it by column
+        nan = np.isnan(x[0])
+        if np.isinf(x).any() or (nan & ~self.nan_ok).any():
+            return None
+        return x
+
+    def explain(
+        self,
+        x: FloatArray,
+        *,
+        writer: ReasonWriter,
+        catalog: Catalog,
+        k: int,
+        exact_check: Callable[[FloatArray, FloatArray, FloatArray, float], None],
+        metadata: dict[str, Any],
+        display_names: Sequence[str],
+    ) -> LeadExplanation:
+        """Score, attributions, reason and next best action of one accepted row."""
+        core = self.core
+        raw = core.ensemble.predict_raw(x)
+        score = self.link(raw)
+        output = self.sign * raw[:, self.output_col]
+        values = core.shap_values(x)
+        base = core.expected_value
+        if self.sign < 0:
+            values, base = -values, -base
+        bases = np.full(1, base)
+        exact_check(values, bases, output, self.tolerance)
+        cells: list[Any] = [None if v != v else float(v) for v in x[0].tolist()]
+        action = None
+        if self.candidates and writer.config.next_best_action != "off":
+            changed = np.repeat(x, len(self.candidates), axis=0)
+            changed[np.arange(len(self.candidates)), self.candidate_cols] = self.candidate_values
+            new_scores = self.link(core.ensemble.predict_raw(changed))[:, None]
+            same = (x[0, self.candidate_cols] == self.candidate_values)[:, None]
+            action = choose_actions(
+                self.candidates, new_scores, score, same, catalog=catalog, locale=writer.locale
+            )[0]
+        composed = writer.compose(float(score[0]), values[0], cells, action)
+        reason, codes = composed.render(writer.config.max_length)
+        mags = np.where(self.hidden, -1.0, np.abs(values[0]))
+        kk = min(k, int((~self.hidden).sum()))
+        top = np.argsort(-mags, kind="stable")[:kk]
+        return lead_record(
+            values=cells,
+            attributions=values[0],
+            top=top.tolist(),
+            feature_names=self.names,
+            display_names=display_names,
+            score=float(score[0]),
+            output=float(output[0]),
+            base_value=float(base),
+            reason=reason,
+            band=composed.band,
+            reason_codes=codes,
+            next_best_action=action,
+            exact=True,
+            review_reasons=(),
+            audit_seq=None,
+            metadata={**metadata, "explained_at": _now()},
+        )
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _score_link(
+    native: str, kind: Any, target: int | None, n_outputs: int
+) -> Callable[[FloatArray], FloatArray] | None:
+    """Raw ensemble outputs -> the score ``explain`` reports (what ``predict_proba`` or
+    ``predict`` gives for the explained class)."""
+    if not kind.is_classifier:
+        return (lambda raw: raw[:, 0]) if n_outputs == 1 else None
+    if not kind.has_proba:
+        return None
+    t = 1 if target is None else target
+    if native == "probability":  # forests average class probabilities
+        return lambda raw: raw[:, t]
+    if n_outputs == 1:
+        p1 = _sigmoid
+        return (lambda raw: p1(raw[:, 0])) if t == 1 else (lambda raw: 1.0 - p1(raw[:, 0]))
+
+    def softmax(raw: FloatArray) -> FloatArray:
+        z = np.exp(raw - raw.max(axis=1, keepdims=True))
+        return np.asarray(z[:, t] / z.sum(axis=1), dtype=np.float64)
+
+    return softmax
+
+
+def _sigmoid(m: FloatArray) -> FloatArray:
+    return np.asarray(1.0 / (1.0 + np.exp(-m)), dtype=np.float64)

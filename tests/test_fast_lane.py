@@ -1,0 +1,142 @@
+"""The single-lead fast path gives the batch path's record, and leaves what it cannot take to it."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import (
+    GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from xgboost import XGBClassifier
+
+from explainscore import AuditLog, Catalog, ExplainedModel, LeadExplanation
+from explainscore.exceptions import ColumnTypeError, InputError, NonFiniteValueError
+
+
+def _data(n: int = 600, seed: int = 0, nan: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, 6)), columns=[f"f{i}" for i in range(6)])
+    y = (X["f0"] + X["f1"] * X["f2"] + rng.normal(size=n) > 0).astype(int).to_numpy()
+    if nan:
+        X.loc[rng.random(n) < 0.1, "f3"] = np.nan
+    return X, y
+
+
+def _same(fast: LeadExplanation, slow: LeadExplanation) -> None:
+    """Same record up to the float rounding of the score (the lane scores in float64)."""
+    assert fast.score == pytest.approx(slow.score, abs=1e-6)
+    assert fast.output == pytest.approx(slow.output, abs=1e-5)
+    assert fast.base_value == pytest.approx(slow.base_value, abs=1e-12)
+    assert [a.feature for a in fast.attributions] == [a.feature for a in slow.attributions]
+    for a, b in zip(fast.attributions, slow.attributions, strict=True):
+        assert a.contribution == pytest.approx(b.contribution, abs=1e-12)
+        assert a.value == b.value
+    assert fast.other_contribution == pytest.approx(slow.other_contribution, abs=1e-12)
+    assert fast.reason == slow.reason
+    assert fast.reason_codes == slow.reason_codes
+    assert fast.band == slow.band
+    fa, sa = fast.next_best_action, slow.next_best_action
+    assert (fa is None) == (sa is None)
+    if fa is not None and sa is not None:
+        assert (fa.feature, fa.target_value, fa.action, fa.text) == (
+            sa.feature, sa.target_value, sa.action, sa.text,
+        )  # fmt: skip
+        assert fa.new_score == pytest.approx(sa.new_score, abs=1e-6)
+        assert fa.gain == pytest.approx(sa.gain, abs=1e-6)
+    keys = ("output_space", "explainer", "target_class", "model_fingerprint", "signed_off")
+    assert {k: getattr(fast, k) for k in keys} == {k: getattr(slow, k) for k in keys}
+
+
+MODELS = {
+    "xgb": lambda: XGBClassifier(n_estimators=30, max_depth=4, n_jobs=1),
+    "xgb-class0": lambda: XGBClassifier(n_estimators=30, max_depth=4, n_jobs=1),
+    "lgb": lambda: lgb.LGBMClassifier(n_estimators=30, num_leaves=15, verbose=-1, n_jobs=1),
+    "rf": lambda: RandomForestClassifier(20, max_depth=6, random_state=0, n_jobs=1),
+    "hgb": lambda: HistGradientBoostingClassifier(max_iter=20, random_state=0),
+    "gbr": lambda: GradientBoostingRegressor(n_estimators=20, random_state=0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_fast_lane_matches_the_batch_path(name: str) -> None:
+    X, y = _data(nan=name in ("xgb", "lgb", "hgb"))
+    target = y if name != "gbr" else X["f0"].to_numpy() * 2.0
+    model = MODELS[name]().fit(X.to_numpy(), target)
+    options = {"target_class": 0} if name == "xgb-class0" else {}
+    em = ExplainedModel(model, background=X.to_numpy()[:200], top_k=3, **options)
+    em.explain(X.to_numpy()[:1])
+    assert em.engine_.lane is not None
+    rows = X.to_numpy()[:25]
+    assert em.engine_.lane.accept(rows[0]) is not None
+    slow = em.explain(rows)
+    for i in range(25):
+        _same(em.explain_one(rows[i]), slow[i])
+    # A dict and a list take the lane too; both give the same record.
+    _same(em.explain_one(dict(zip(em.feature_names_in_, rows[3], strict=True))), slow[3])
+    _same(em.explain_one(rows[4].tolist()), slow[4])
+
+
+def test_next_best_action_on_the_lane_matches_the_batch_path() -> None:
+    X, y = _data()
+    model = XGBClassifier(n_estimators=30, max_depth=3, n_jobs=1).fit(X.to_numpy(), y)
+    catalog = Catalog.model_validate(
+        {
+            "features": {
+                "x0": {"actionable": {"targets": [1.5, 2.0], "text": "Raising x0 to {value}"}},
+                "x1": {"actionable": {"targets": [-1.0], "text": "Setting x1 to {value}"}},
+            }
+        }
+    )
+    em = ExplainedModel(model, background=X.to_numpy()[:200], catalog=catalog)
+    rows = X.to_numpy()[:30]
+    slow = em.explain(rows)
+    assert em.engine_.lane is not None
+    assert any(r.next_best_action is not None for r in slow)
+    for i in range(30):
+        _same(em.explain_one(rows[i]), slow[i])
+
+
+def test_rows_the_lane_cannot_take_get_the_batch_path_errors() -> None:
+    X, y = _data()
+    model = XGBClassifier(n_estimators=10, max_depth=3, n_jobs=1).fit(X.to_numpy(), y)
+    em = ExplainedModel(model, background=X.to_numpy()[:200])
+    row = X.to_numpy()[0].copy()
+    row[3] = np.nan  # XGBoost takes missing values: the lane explains it like a batch
+    _same(em.explain_one(row), em.explain(row[None, :])[0])
+    row[3] = np.inf
+    with pytest.raises(NonFiniteValueError, match="'x3'"):
+        em.explain_one(row)
+    gbr = GradientBoostingRegressor(n_estimators=5).fit(X.to_numpy(), X["f0"].to_numpy())
+    no_nan = ExplainedModel(gbr, background=X.to_numpy()[:100])
+    row[3] = np.nan
+    with pytest.raises(NonFiniteValueError, match="'x3'"):
+        no_nan.explain_one(row)
+    text = X.to_numpy()[0].tolist()
+    text[2] = "high"
+    with pytest.raises(ColumnTypeError, match="'x2'"):
+        em.explain_one(text)
+    with pytest.raises(InputError):
+        em.explain_one(X.to_numpy()[0][:4])
+    # Numbers as text are parsed the same way as in a batch (the lane leaves them to it).
+    as_text = [str(v) for v in X.to_numpy()[1]]
+    assert em.explain_one(as_text).score == pytest.approx(em.explain_one(X.to_numpy()[1]).score)
+
+
+def test_lane_is_off_where_it_does_not_apply(tmp_path) -> None:
+    X, y = _data()
+    pipe = make_pipeline(StandardScaler(), XGBClassifier(n_estimators=10, n_jobs=1))
+    em = ExplainedModel(pipe.fit(X, y), background=X[:100])
+    em.explain(X[:1])
+    assert em.engine_.lane is None
+    model = XGBClassifier(n_estimators=10, n_jobs=1).fit(X.to_numpy(), y)
+    audited = ExplainedModel(
+        model, background=X.to_numpy()[:100], audit_log=AuditLog(tmp_path / "a.db")
+    )
+    one = audited.explain_one(X.to_numpy()[0])
+    assert one.audit_seq == 1  # the batch path recorded it
