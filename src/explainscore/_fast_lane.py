@@ -54,8 +54,11 @@ class FastLane:
     nan_ok: npt.NDArray[np.bool_]
     #: Raw ensemble outputs (rows x outputs) -> score of the explained class.
     link: Callable[[FloatArray], FloatArray]
-    #: Column of the ensemble's raw output the attributions explain.
+    #: Column of ``raw`` (the ensemble's outputs given to ``link``) that is explained.
     output_col: int
+    #: The score needs only the explained output, which the SHAP pass yields: ``raw`` is
+    #: then that one column.
+    one_pass: bool
     #: -1 when the explained output is the mirror of the ensemble's (binary class 0).
     sign: float
     candidates: tuple[tuple[str, Any], ...]
@@ -93,7 +96,10 @@ class FastLane:
             return None
         core = attributor.core
         ens = core.ensemble
-        link = _score_link(ens.native_space, kind, target_index, ens.n_outputs)
+        one_pass = ens.n_outputs == 1 or ens.native_space == "probability"
+        link = _score_link(
+            ens.native_space, kind, target_index, ens.n_outputs, core.output if one_pass else None
+        )
         if link is None:
             return None
         candidates = action_candidates(catalog, allowed)
@@ -107,7 +113,8 @@ class FastLane:
             names=names,
             nan_ok=np.array([c.allow_missing for c in schema.columns], dtype=bool),
             link=link,
-            output_col=core.output,
+            output_col=0 if one_pass else core.output,
+            one_pass=one_pass,
             sign=-1.0 if attributor.mirrored else 1.0,
             candidates=tuple(candidates),
             candidate_cols=np.array([names.index(f) for f, _ in candidates], dtype=np.intp),
@@ -118,7 +125,7 @@ class FastLane:
         # Trust, then verify: the lane must reproduce the model on the background rows.
         bg = np.asarray(background, dtype=np.float64)
         model_in = schema.model_input(schema.to_frame(background, where="background"))
-        raw = ens.predict_raw(bg)
+        raw = lane._raw(bg)
         if not (
             np.allclose(lane.link(raw), score_fn(model_in), rtol=0, atol=_AGREE)
             and np.allclose(lane.sign * raw[:, lane.output_col], output_fn(model_in), atol=_AGREE)
@@ -170,10 +177,14 @@ class FastLane:
     ) -> LeadExplanation:
         """Score, attributions, reason and next best action of one accepted row."""
         core = self.core
-        raw = core.ensemble.predict_raw(x)
+        if self.one_pass:
+            values, explained = core.values_and_output(x)
+            raw = explained[:, None]
+        else:  # a multiclass softmax needs every class's margin
+            values = core.shap_values(x)
+            raw = self._raw(x)
         score = self.link(raw)
         output = self.sign * raw[:, self.output_col]
-        values = core.shap_values(x)
         base = core.expected_value
         if self.sign < 0:
             values, base = -values, -base
@@ -184,7 +195,7 @@ class FastLane:
         if self.candidates and writer.config.next_best_action != "off":
             changed = np.repeat(x, len(self.candidates), axis=0)
             changed[np.arange(len(self.candidates)), self.candidate_cols] = self.candidate_values
-            new_scores = self.link(core.ensemble.predict_raw(changed))[:, None]
+            new_scores = self.link(self._raw(changed))[:, None]
             same = (x[0, self.candidate_cols] == self.candidate_values)[:, None]
             action = choose_actions(
                 self.candidates, new_scores, score, same, catalog=catalog, locale=writer.locale
@@ -213,23 +224,29 @@ class FastLane:
             metadata={**metadata, "explained_at": _now()},
         )
 
+    def _raw(self, X: FloatArray) -> FloatArray:
+        """What ``link`` takes: every output of the ensemble, or the explained one."""
+        raw = self.core.ensemble.predict_raw(X)
+        return raw[:, [self.core.output]] if self.one_pass else raw
+
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _score_link(
-    native: str, kind: Any, target: int | None, n_outputs: int
+    native: str, kind: Any, target: int | None, n_outputs: int, column: int | None
 ) -> Callable[[FloatArray], FloatArray] | None:
     """Raw ensemble outputs -> the score ``explain`` reports (what ``predict_proba`` or
-    ``predict`` gives for the explained class)."""
+    ``predict`` gives for the explained class). ``column`` set: ``raw`` holds only that
+    output of the ensemble."""
     if not kind.is_classifier:
         return (lambda raw: raw[:, 0]) if n_outputs == 1 else None
     if not kind.has_proba:
         return None
     t = 1 if target is None else target
     if native == "probability":  # forests average class probabilities
-        return lambda raw: raw[:, t]
+        return (lambda raw: raw[:, 0]) if column == t else None
     if n_outputs == 1:
         p1 = _sigmoid
         return (lambda raw: p1(raw[:, 0])) if t == 1 else (lambda raw: 1.0 - p1(raw[:, 0]))

@@ -8,7 +8,9 @@ split the row contradicts on the way down, one bit per slot). A leaf's agree set
   loads, no arithmetic. Read by blocks of rows only; single rows touch so few entries that the
   smaller subset table (which these leaves keep too) stays in cache better;
 * ``KIND_SUBSETS`` — the subset-sum table ``K`` (``2^d`` floats): agreeing slot
-  ``(1 - z_s)(K[A] - K[A - s])``, other slot ``z_s (K[A + s] - K[A])``;
+  ``(1 - z_s)(K[A] - K[A - s])``, other slot ``z_s (K[A + s] - K[A])``, which is the same for
+  every slot outside ``A`` (``-v * prod(z) * sum_{S within A} w(|S|) / prod_S z``), so it is
+  computed once per leaf and row;
 * ``KIND_DIRECT`` — no table: elementary symmetric polynomials of the agreeing slots' zero
   fractions, ``O(d * |A|)``.
 
@@ -33,6 +35,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._decision import goes_left
+from ._plan_kernels import disagree_value, trailing_zeros
 
 __all__ = ["KIND_DIRECT", "KIND_SUBSETS", "KIND_VALUES", "mask_parallel", "mask_rows"]
 
@@ -42,32 +45,33 @@ KIND_VALUES = 2
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _leaf_into(
-    kind: int,
-    a: int,
-    d: int,
-    sub: int,
-    so: int,
-    v: float,
-    subsets: Any,
-    slot_z: Any,
-    weights: Any,
-    e: Any,
-    pre: Any,
-    r: Any,
-    j: int,
+def _table_leaf_into(
+    a: int, d: int, sub: int, so: int, subsets: Any, slot_z: Any, r: Any, j: int
 ) -> None:
-    """Add one leaf's slot values for agree mask ``a`` to ``r[:d, j]`` (any table leaf reads
-    its subset table: one row touches few entries, and the subset tables are the smaller)."""
-    if kind != KIND_DIRECT:
-        ka = subsets[sub + a]
-        for s in range(d):
-            zs = slot_z[so + s]
-            inside = (a >> s) & 1
-            coef = zs + inside * (1.0 - 2.0 * zs)
-            r[s, j] += coef * (ka - subsets[sub + (a ^ (1 << s))])
-        return
-    # KIND_DIRECT. e_k: elementary symmetric polynomials of z over the agreeing slots.
+    """Add one table leaf's slot values for agree mask ``a`` to ``r[:d, j]`` from its subset
+    table (one row touches few entries, and the subset tables are the smaller)."""
+    # Every slot the row contradicts gets the same value (see ``disagree_value``), so it is
+    # computed once; the agreeing slots each take one more lookup.
+    ka = subsets[sub + a]
+    dis = ((1 << d) - 1) & ~a
+    if dis:
+        c = disagree_value(a, dis, ka, sub, so, subsets, slot_z)
+        while dis:
+            r[trailing_zeros(dis), j] += c
+            dis &= dis - 1
+    ag = a
+    while ag:
+        s = trailing_zeros(ag)
+        r[s, j] += (1.0 - slot_z[so + s]) * (ka - subsets[sub + (a ^ (1 << s))])
+        ag &= ag - 1
+
+
+@njit(cache=True, nogil=True)
+def _direct_leaf_into(
+    a: int, d: int, so: int, v: float, slot_z: Any, weights: Any, e: Any, pre: Any, r: Any, j: int
+) -> None:
+    """Add one leaf's slot values for agree mask ``a`` to ``r[:d, j]`` without a table."""
+    # e_k: elementary symmetric polynomials of z over the agreeing slots.
     e[0] = 1.0
     m = 0
     run = 1.0
@@ -106,6 +110,7 @@ def _leaf_into(
 def mask_rows(
     X: Any,
     out: Any,
+    reached: Any,
     p_feature: Any,
     p_threshold: Any,
     p_flags: Any,
@@ -134,7 +139,9 @@ def mask_rows(
     max_nodes: int,
     max_d: int,
 ) -> None:
-    """Add the Shapley values of every row of ``X`` (rows x features) to ``out``."""
+    """Add the Shapley values of every row of ``X`` (rows x features) to ``out``, and the
+    value of the leaf each row reaches in each tree to ``reached`` (the prediction, for free:
+    it is the leaf whose fail mask is empty)."""
     fail = np.zeros(max_nodes, dtype=np.uint64)
     r = np.zeros((max_d + 1, 1), dtype=np.float64)
     e = np.empty(max_d + 2, dtype=np.float64)
@@ -161,11 +168,15 @@ def mask_rows(
                     r[s, 0] = 0.0
                 leaf = leaves[lf]
                 d = leaf_d[lf]
+                if fail[leaf - base] == 0:
+                    reached[i] += p_value[leaf]
                 a = ((1 << d) - 1) & ~np.int64(fail[leaf - base])
-                _leaf_into(
-                    leaf_kind[lf], a, d, leaf_sub[lf], leaf_slot[lf], p_value[leaf], subsets,
-                    slot_z, weights, e, pre, r, 0,
-                )  # fmt: skip
+                if leaf_kind[lf] != KIND_DIRECT:
+                    _table_leaf_into(a, d, leaf_sub[lf], leaf_slot[lf], subsets, slot_z, r, 0)
+                else:
+                    _direct_leaf_into(
+                        a, d, leaf_slot[lf], p_value[leaf], slot_z, weights, e, pre, r, 0
+                    )
                 pd = d
                 pso = leaf_slot[lf]
             for s in range(pd):
@@ -214,6 +225,7 @@ def mask_block(
     fail = np.zeros((max_nodes, B), dtype=np.uint64)
     agree = np.empty(B, dtype=np.int64)
     k_a = np.empty(B, dtype=np.float64)
+    c_dis = np.empty(B, dtype=np.float64)
     r = np.zeros((max_d + 1, B), dtype=np.float64)
     e = np.empty(max_d + 2, dtype=np.float64)
     pre = np.empty(max_d + 1, dtype=np.float64)
@@ -274,24 +286,27 @@ def mask_block(
                     for j in range(B):
                         rs[j] += tables[agree[j] + s]
             elif kind == KIND_SUBSETS:
-                # Slots outer, rows inner: the row loop vectorises (with gathers).
+                # Slots outer, rows inner: the row loop vectorises (with gathers). The values
+                # are those of ``_table_leaf_into``, bit for bit.
                 for j in range(B):
                     a = full & ~np.int64(fleaf[j])
                     agree[j] = a
-                    k_a[j] = subsets[sub + a]
+                    ka = subsets[sub + a]
+                    k_a[j] = ka
+                    dis = full & ~a
+                    c_dis[j] = disagree_value(a, dis, ka, sub, so, subsets, slot_z) if dis else 0.0
                 for s in range(d):
-                    zs = slot_z[so + s]
-                    flip = 1.0 - 2.0 * zs
+                    keep_z = 1.0 - slot_z[so + s]
                     sbit = np.int64(1) << s
                     rs = r[s]
                     for j in range(B):
                         a = agree[j]
-                        coef = zs + ((a >> s) & 1) * flip
-                        rs[j] += coef * (k_a[j] - subsets[sub + (a ^ sbit)])
+                        inside = keep_z * (k_a[j] - subsets[sub + (a ^ sbit)])
+                        rs[j] += inside if (a >> s) & 1 else c_dis[j]
             else:
                 for j in range(B):
                     a = full & ~np.int64(fleaf[j])
-                    _leaf_into(kind, a, d, sub, so, v, subsets, slot_z, weights, e, pre, r, j)
+                    _direct_leaf_into(a, d, so, v, slot_z, weights, e, pre, r, j)
             pd = d
             pso = so
         for s in range(pd):

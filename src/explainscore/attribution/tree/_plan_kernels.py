@@ -18,7 +18,29 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-__all__ = ["fill_tables", "layout_trees", "leaf_keep", "path_factors"]
+try:  # LLVM's cttz; numba has shipped it since 0.40, but it is not public API.
+    from numba.cpython.unsafe.numbers import trailing_zeros as _cttz
+except ImportError:  # pragma: no cover - depends on the numba version
+
+    @njit(cache=True, nogil=True, inline="always")
+    def _cttz(x: int) -> int:
+        n = 0
+        while not (x >> n) & 1:
+            n += 1
+        return n
+
+
+#: Index of the lowest set bit (typed ``Any``: mypy sees the intrinsic's compiler signature).
+trailing_zeros: Any = _cttz
+
+__all__ = [
+    "disagree_value",
+    "fill_tables",
+    "layout_trees",
+    "leaf_keep",
+    "path_factors",
+    "trailing_zeros",
+]
 
 
 @njit(cache=True, nogil=True)
@@ -142,6 +164,17 @@ def _subset_table(d: int, v: float, z: Any, weights: Any, K: Any, off: int) -> N
                 K[off + mask] += K[off + (mask ^ bit)]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def disagree_value(a: int, dis: int, ka: float, sub: int, so: int, K: Any, slot_z: Any) -> float:
+    """The value of every slot outside the agree set ``a`` (``dis`` != 0, its complement).
+
+    ``z_s (K[A + s] - K[A])`` is the same for every such ``s``; it is always taken at the
+    lowest one, so every kernel gets the same float.
+    """
+    s0 = trailing_zeros(dis)
+    return float(slot_z[so + s0] * (ka - K[sub + (a | (1 << s0))]))
+
+
 @njit(cache=True, nogil=True)
 def fill_tables(
     leaves: Any,
@@ -194,12 +227,14 @@ def fill_tables(
         _subset_table(d, v, z, weights, subsets, sub)
         if leaf_kind[i] == 2:
             off = leaf_table[i]
+            full = (1 << d) - 1
             for a in range(1 << d):
                 ka = subsets[sub + a]
+                dis = full & ~a
+                c = disagree_value(a, dis, ka, sub, so, subsets, slot_z) if dis else 0.0
                 for s in range(d):
-                    inside = (a >> s) & 1
-                    coef = z[s] + inside * (1.0 - 2.0 * z[s])
-                    tables[off + a * d + s] = coef * (ka - subsets[sub + (a ^ (1 << s))])
+                    inside = (1.0 - z[s]) * (ka - subsets[sub + (a ^ (1 << s))])
+                    tables[off + a * d + s] = inside if (a >> s) & 1 else c
     return expected
 
 

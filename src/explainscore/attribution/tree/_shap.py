@@ -291,10 +291,7 @@ class TreeShapCore:
             return self._deep_values(rows, n_threads)
         n = rows.shape[0]
         if n < _FEW_ROWS:
-            out = np.zeros((n, self.n_players), dtype=np.float64)
-            # mypy sees numba's Dispatcher, not the kernel's signature.
-            mask_rows(rows, out, *self._plan, self._max_nodes, self._max_d)  # type: ignore[call-arg]
-            return out
+            return self._few_rows(rows)[0]
         # Rows innermost: features x rows in, players x rows out.
         XT = np.ascontiguousarray(rows.T)
         outT = np.zeros((self.n_players, n), dtype=np.float64)
@@ -309,6 +306,31 @@ class TreeShapCore:
         finally:
             numba.set_num_threads(previous)
         return np.ascontiguousarray(outT.T)
+
+    def values_and_output(self, X: Any) -> tuple[FloatArray, FloatArray]:
+        """Shapley values and the explained raw output of a few rows, in one pass.
+
+        The single-lead path: the output comes from the leaves the rows reach during the same
+        pass over the trees, so the lead is not walked through the ensemble twice.
+
+        Returns
+        -------
+        values : ndarray of float64 of shape (n_rows, n_players)
+        output : ndarray of float64 of shape (n_rows,)
+            ``ensemble.predict_raw(X)[:, output]``.
+        """
+        rows = self.ensemble.prepare_input(X)
+        if not self._masks:
+            values = self._deep_values(rows, 1)
+            return values, self.ensemble.predict_raw(rows)[:, self.output]
+        return self._few_rows(rows)
+
+    def _few_rows(self, rows: FloatArray) -> tuple[FloatArray, FloatArray]:
+        out = np.zeros((rows.shape[0], self.n_players), dtype=np.float64)
+        reached = np.full(rows.shape[0], self.ensemble.base_offset[self.output])
+        # mypy sees numba's Dispatcher, not the kernel's signature.
+        mask_rows(rows, out, reached, *self._plan, self._max_nodes, self._max_d)  # type: ignore[call-arg]
+        return out, reached
 
     def _deep_values(self, rows: FloatArray, n_threads: int) -> FloatArray:
         """Path-walking kernels for paths with more distinct players than a mask holds."""
