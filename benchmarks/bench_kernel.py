@@ -105,7 +105,9 @@ def main() -> None:
         evals = n_perm * (m + 1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            t_k = _best(lambda evals=evals: kernel.shap_values(lead, nsamples=evals, silent=True), 1)
+            t_k = _best(
+                lambda evals=evals: kernel.shap_values(lead, nsamples=evals, silent=True), 1
+            )
             k_vals = np.asarray(kernel.shap_values(lead, nsamples=evals, silent=True))[0]
         sampling.append(
             {

@@ -91,13 +91,30 @@ def shap_fn(explainer: Any) -> Callable[[np.ndarray], Any]:
     return run
 
 
-def fasttreeshap_fn(model: Any) -> Callable[[np.ndarray], Any] | None:
+#: Why fasttreeshap was not measured, when it was not (shown in the report).
+FASTTREESHAP_SKIPPED: list[str] = []
+
+
+def fasttreeshap_fn(model: Any, X: np.ndarray) -> Callable[[np.ndarray], Any] | None:
+    """fasttreeshap v1 where it installs and runs on this model, else None (reason noted)."""
     try:
         import fasttreeshap  # type: ignore[import-not-found]
-    except ImportError:
+
+        explainer = fasttreeshap.TreeExplainer(model, algorithm="v1", n_jobs=1)
+        explainer.shap_values(X[:2], check_additivity=False)
+    except Exception as exc:  # any failure means "not measured", and the report says why
+        FASTTREESHAP_SKIPPED.append(f"{type(model).__name__}: {type(exc).__name__}: {exc}"[:200])
         return None
-    explainer = fasttreeshap.TreeExplainer(model, algorithm="v1", n_jobs=1)
     return lambda A: explainer.shap_values(A, check_additivity=False)
+
+
+def explain_one_fn(model: Any, X: np.ndarray) -> Callable[[np.ndarray], Any]:
+    """The full single-lead call: score, attributions, reason, reason codes (fast lane)."""
+    from explainscore import ExplainedModel
+
+    em = ExplainedModel(model, background=X[-500:])
+    em.explain_one(X[0])
+    return lambda A: em.explain_one(A[0])
 
 
 def bench_model(name: str, model: Any, X: np.ndarray, native: Any, quick: bool) -> dict[str, Any]:
@@ -115,11 +132,13 @@ def bench_model(name: str, model: Any, X: np.ndarray, native: Any, quick: bool) 
     res["precompute_bytes"] = core.nbytes
     res["ensemble_bytes"] = ens.nbytes
     res["table_leaves"] = core.n_table_leaves
+    res["value_leaves"] = core.n_value_leaves
     res["direct_leaves"] = core.n_direct_leaves
     res["max_path_players"] = core.max_path_players
     batch = X[:BATCH]
     ours = core.shap_values
     res["ours_single"] = latencies(ours, X, reps_single)
+    res["explain_one"] = latencies(explain_one_fn(model, X), X, reps_single)
     t1 = best_time(lambda: ours(batch), repeats)
     t2 = best_time(lambda: ours(batch, n_threads=2), repeats)
     res["ours_rows_s_1t"] = BATCH / t1
@@ -138,7 +157,7 @@ def bench_model(name: str, model: Any, X: np.ndarray, native: Any, quick: bool) 
     res["max_abs_diff_vs_shap"] = float(np.abs(ref - vals).max())
     res["shap_single"] = latencies(run_shap, X, reps_ref_single)
     res["shap_rows_s"] = n_ref_batch / best_time(lambda: run_shap(X[:n_ref_batch]), 1)
-    fast = fasttreeshap_fn(model)
+    fast = fasttreeshap_fn(model, X)
     if fast is not None:
         res["fasttreeshap_single"] = latencies(fast, X, reps_ref_single)
         res["fasttreeshap_rows_s"] = n_ref_batch / best_time(lambda: fast(X[:n_ref_batch]), 1)
@@ -195,24 +214,41 @@ def markdown(results: list[dict[str, Any]], cold: dict[str, float], meta: dict[s
         "One thread unless stated (numba threads 1, XGBoost nthread=1, LightGBM num_threads=1). "
         "Data: 40 features, seeded synthetic, 2% NaN.",
         "",
-        "| model | ours p50 / p99 (µs) | shap p50 (µs) | native p50 (µs) | ours rows/s (1T) "
-        "| ours rows/s (2T) | 2T/1T | shap rows/s | native rows/s | ours/shap | ours/native "
-        "| tables MB | leaves table/direct |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "Single lead (µs; `explain_one` = score + attributions + reason + codes):",
+        "",
+        "| model | ours attributions p50 / p99 | ours `explain_one` p50 / p99 | shap p50 "
+        "| native p50 | fasttreeshap v1 p50 | shap / ours attributions | shap / ours explain_one |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        nat = r.get("native_single", {}).get("p50_us")
+        fts = r.get("fasttreeshap_single", {}).get("p50_us")
+        sh = r["shap_single"]["p50_us"]
+        lines.append(
+            f"| {r['model']} | {r['ours_single']['p50_us']:.0f} / {r['ours_single']['p99_us']:.0f} "
+            f"| {r['explain_one']['p50_us']:.0f} / {r['explain_one']['p99_us']:.0f} | {sh:.0f} "
+            f"| {'-' if nat is None else f'{nat:.0f}'} | {'-' if fts is None else f'{fts:.0f}'} "
+            f"| {sh / r['ours_single']['p50_us']:.1f}x | {sh / r['explain_one']['p50_us']:.1f}x |"
+        )
+    lines += [
+        "",
+        "Batch of 10,000 leads (rows/s):",
+        "",
+        "| model | ours 1T | ours 2T | 2T/1T | shap | native | ours/shap | ours/native "
+        "| tables MB | leaves value/subset/direct |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         native = r.get("native_rows_s")
         vs_native = "-" if native is None else f"{r['ours_rows_s_1t'] / native:.1f}x"
-        nat_single = r.get("native_single", {}).get("p50_us")
+        subsets = r["table_leaves"] - r["value_leaves"]
         lines.append(
-            f"| {r['model']} | {r['ours_single']['p50_us']:.0f} / {r['ours_single']['p99_us']:.0f} "
-            f"| {r['shap_single']['p50_us']:.0f} "
-            f"| {'-' if nat_single is None else f'{nat_single:.0f}'} "
-            f"| {r['ours_rows_s_1t']:.0f} | {r['ours_rows_s_2t']:.0f} | {r['thread_speedup']:.2f} "
-            f"| {r['shap_rows_s']:.0f} | {'-' if native is None else f'{native:.0f}'} "
-            f"| {r['ours_rows_s_1t'] / r['shap_rows_s']:.1f}x "
-            f"| {vs_native} "
-            f"| {r['precompute_bytes'] / 2**20:.1f} | {r['table_leaves']}/{r['direct_leaves']} |"
+            f"| {r['model']} | {r['ours_rows_s_1t']:.0f} | {r['ours_rows_s_2t']:.0f} "
+            f"| {r['thread_speedup']:.2f} | {r['shap_rows_s']:.0f} "
+            f"| {'-' if native is None else f'{native:.0f}'} "
+            f"| {r['ours_rows_s_1t'] / r['shap_rows_s']:.1f}x | {vs_native} "
+            f"| {r['precompute_bytes'] / 2**20:.1f} "
+            f"| {r['value_leaves']}/{subsets}/{r['direct_leaves']} |"
         )
     lines += ["", "Exactness on the benchmark models (200 rows):", ""]
     for r in results:
@@ -222,8 +258,16 @@ def markdown(results: list[dict[str, Any]], cold: dict[str, float], meta: dict[s
             f"precompute {r['precompute_s']:.2f} s, max distinct players on a path "
             f"{r['max_path_players']}"
         )
-    if not any("fasttreeshap_rows_s" in r for r in results):
-        lines += ["", "fasttreeshap: not installed, skipped."]
+    if FASTTREESHAP_SKIPPED:
+        lines += ["", "fasttreeshap not measured where it failed to import or run:", ""]
+        lines += [f"- {why}" for why in dict.fromkeys(FASTTREESHAP_SKIPPED)]
+    lines += [
+        "",
+        "Memory: precomputed tables stay within the default budget of 256 MB; a model whose "
+        "tables would not fit gets smaller tables or none (same values, slower).",
+        "",
+        "![TreeSHAP throughput and latency](tree.png)",
+    ]
     lines += [
         "",
         f"Numba cold start (empty NUMBA_CACHE_DIR, subprocess): first call "
@@ -232,6 +276,41 @@ def markdown(results: list[dict[str, Any]], cold: dict[str, float], meta: dict[s
         "",
     ]
     return "\n".join(lines)
+
+
+def plot(results: list[dict[str, Any]], path: Path) -> None:
+    """Batch rows/s and single-lead latency against the anchors (log scales)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    names = [r["model"].split(",")[0] for r in results]
+    x = np.arange(len(results))
+    series = [
+        ("explainscore 1T", [r["ours_rows_s_1t"] for r in results], "#1b7f5b"),
+        ("shap", [r["shap_rows_s"] for r in results], "#999999"),
+        ("native", [r.get("native_rows_s", np.nan) for r in results], "#4a6fa5"),
+    ]
+    for k, (label, vals, color) in enumerate(series):
+        ax1.bar(x + (k - 1) * 0.27, vals, 0.27, label=label, color=color)
+    ax1.set(xticks=x, xticklabels=names, yscale="log", ylabel="rows/s (10,000 leads)")
+    ax1.set_title("Batch throughput, one thread")
+    ax1.legend(fontsize=8)
+    single = [
+        ("explain_one", [r["explain_one"]["p50_us"] for r in results], "#1b7f5b"),
+        ("attributions", [r["ours_single"]["p50_us"] for r in results], "#7fc4a4"),
+        ("shap", [r["shap_single"]["p50_us"] for r in results], "#999999"),
+    ]
+    for k, (label, vals, color) in enumerate(single):
+        ax2.bar(x + (k - 1) * 0.27, vals, 0.27, label=label, color=color)
+    ax2.set(xticks=x, xticklabels=names, yscale="log", ylabel="µs per lead (p50)")
+    ax2.set_title("One lead")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def main() -> None:
@@ -286,6 +365,7 @@ def main() -> None:
     (out_dir / "tree.json").write_text(
         json.dumps({"meta": meta, "models": results, "cold_start": cold}, indent=2)
     )
+    plot(results, out_dir / "tree.png")
     text = markdown(results, cold, meta)
     (out_dir / "tree.md").write_text(text)
     print(text)
