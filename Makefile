@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 EXTRAS_RUNTIME := xgboost-cpu>=2.0 lightgbm>=4.0
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test bench bench-quick lint typecheck clean
+.PHONY: demo test docs bench bench-quick lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The docs site (mkdocs-material + mkdocstrings); --strict fails on any broken reference.
+docs: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	$(BIN)/mkdocs build --strict --site-dir site
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
@@ -38,4 +43,4 @@ bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/run.py --quick
 
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) demo_output site .pytest_cache .mypy_cache .ruff_cache

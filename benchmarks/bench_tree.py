@@ -266,7 +266,7 @@ def markdown(results: list[dict[str, Any]], cold: dict[str, float], meta: dict[s
         "Memory: precomputed tables stay within the default budget of 256 MB; a model whose "
         "tables would not fit gets smaller tables or none (same values, slower).",
         "",
-        "![TreeSHAP throughput and latency](tree.png)",
+        "Plot: `tree.png` next to this file (and `docs/img/tree_benchmark.png`).",
     ]
     lines += [
         "",
@@ -366,6 +366,7 @@ def main() -> None:
         json.dumps({"meta": meta, "models": results, "cold_start": cold}, indent=2)
     )
     plot(results, out_dir / "tree.png")
+    plot(results, ROOT / "docs" / "img" / "tree_benchmark.png")
     text = markdown(results, cold, meta)
     (out_dir / "tree.md").write_text(text)
     print(text)

@@ -68,7 +68,9 @@ def main() -> int:
             tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
             sections.append(f"## {name}\n\nFAILED after {took:.0f} s:\n\n```\n{tail}\n```\n")
         elif md.exists():
-            sections.append(md.read_text() + f"\n_{name}: {took:.0f} s._\n")
+            plot = RESULTS / f"{name.removeprefix('bench_')}.png"
+            figure = f"\n![{name}]({plot.name})\n" if plot.exists() else ""
+            sections.append(md.read_text() + figure + f"\n_{name}: {took:.0f} s._\n")
     header = [
         "# explainscore release benchmark report",
         "",

@@ -35,7 +35,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._decision import goes_left
-from ._plan_kernels import disagree_value, trailing_zeros
+from ._plan_kernels import direct_slot_values, disagree_value, trailing_zeros
 
 __all__ = ["KIND_DIRECT", "KIND_SUBSETS", "KIND_VALUES", "mask_parallel", "mask_rows"]
 
@@ -68,84 +68,61 @@ def _table_leaf_into(
 
 @njit(cache=True, nogil=True)
 def _direct_leaf_into(
-    a: int, d: int, so: int, v: float, slot_z: Any, weights: Any, e: Any, pre: Any, r: Any, j: int
+    a: int,
+    d: int,
+    so: int,
+    v: float,
+    slot_z: Any,
+    weights: Any,
+    e: Any,
+    pre: Any,
+    agree: Any,
+    r: Any,
+    j: int,
 ) -> None:
     """Add one leaf's slot values for agree mask ``a`` to ``r[:d, j]`` without a table."""
-    # e_k: elementary symmetric polynomials of z over the agreeing slots.
-    e[0] = 1.0
-    m = 0
-    run = 1.0
     for s in range(d):
-        pre[s] = run
-        zs = slot_z[so + s]
-        if (a >> s) & 1:
-            m += 1
-            e[m] = 0.0
-            for k in range(m, 0, -1):
-                e[k] += zs * e[k - 1]
-        else:
-            run *= zs
-    z_out = run
-    w = weights[d]
-    s0 = 0.0
-    for k in range(m + 1):
-        s0 += w[m - k] * e[k]
-    suffix = 1.0
-    for s in range(d - 1, -1, -1):
-        zs = slot_z[so + s]
-        if (a >> s) & 1:
-            # e_k of A without s by forward deflation (stable: 0 <= z <= 1).
-            ep = 1.0
-            s1 = w[m - 1]
-            for k in range(1, m):
-                ep = e[k] - zs * ep
-                s1 += w[m - 1 - k] * ep
-            r[s, j] += v * (1.0 - zs) * z_out * s1
-        else:
-            r[s, j] -= v * zs * pre[s] * suffix * s0
-            suffix *= zs
+        agree[s] = (a >> s) & 1
+    direct_slot_values(d, v, slot_z, so, agree, weights, e, pre, r, j)
 
 
 @njit(cache=True, nogil=True)
-def mask_rows(
-    X: Any,
-    out: Any,
-    reached: Any,
-    p_feature: Any,
-    p_threshold: Any,
-    p_flags: Any,
-    p_cat_start: Any,
-    p_cat_len: Any,
-    cat_words: Any,
-    p_left: Any,
-    p_right: Any,
-    p_slot: Any,
-    p_value: Any,
-    tree_node_start: Any,
-    tree_internal: Any,
-    tree_leaf_start: Any,
-    leaves: Any,
-    leaf_d: Any,
-    leaf_kind: Any,
-    leaf_table: Any,
-    leaf_sub: Any,
-    leaf_slot: Any,
-    leaf_keep: Any,
-    slot_z: Any,
-    slot_player: Any,
-    tables: Any,
-    subsets: Any,
-    weights: Any,
-    max_nodes: int,
-    max_d: int,
-) -> None:
+def mask_rows(X: Any, out: Any, reached: Any, plan: Any, max_nodes: int, max_d: int) -> None:
     """Add the Shapley values of every row of ``X`` (rows x features) to ``out``, and the
     value of the leaf each row reaches in each tree to ``reached`` (the prediction, for free:
-    it is the leaf whose fail mask is empty)."""
+    it is the leaf whose fail mask is empty). ``plan`` is ``TreeShapCore``'s arrays."""
+    (
+        p_feature,
+        p_threshold,
+        p_flags,
+        p_cat_start,
+        p_cat_len,
+        cat_words,
+        p_left,
+        p_right,
+        p_slot,
+        p_value,
+        tree_node_start,
+        tree_internal,
+        tree_leaf_start,
+        leaves,
+        leaf_d,
+        leaf_kind,
+        _leaf_table,  # value tables: blocks only
+        leaf_sub,
+        leaf_slot,
+        leaf_keep,
+        slot_z,
+        slot_player,
+        _tables,
+        subsets,
+        weights,
+    ) = plan
     fail = np.zeros(max_nodes, dtype=np.uint64)
     r = np.zeros((max_d + 1, 1), dtype=np.float64)
     e = np.empty(max_d + 2, dtype=np.float64)
     pre = np.empty(max_d + 1, dtype=np.float64)
+    slot_agree = np.empty(max_d + 1, dtype=np.uint8)
     one = np.uint64(1)
     for i in range(X.shape[0]):
         for t in range(tree_node_start.shape[0] - 1):
@@ -175,8 +152,9 @@ def mask_rows(
                     _table_leaf_into(a, d, leaf_sub[lf], leaf_slot[lf], subsets, slot_z, r, 0)
                 else:
                     _direct_leaf_into(
-                        a, d, leaf_slot[lf], p_value[leaf], slot_z, weights, e, pre, r, 0
-                    )
+                        a, d, leaf_slot[lf], p_value[leaf], slot_z, weights, e, pre, slot_agree,
+                        r, 0,
+                    )  # fmt: skip
                 pd = d
                 pso = leaf_slot[lf]
             for s in range(pd):
@@ -185,42 +163,37 @@ def mask_rows(
 
 
 @njit(cache=True, nogil=True)
-def mask_block(
-    XT: Any,
-    outT: Any,
-    lo: int,
-    hi: int,
-    p_feature: Any,
-    p_threshold: Any,
-    p_flags: Any,
-    p_cat_start: Any,
-    p_cat_len: Any,
-    cat_words: Any,
-    p_left: Any,
-    p_right: Any,
-    p_slot: Any,
-    p_value: Any,
-    tree_node_start: Any,
-    tree_internal: Any,
-    tree_leaf_start: Any,
-    leaves: Any,
-    leaf_d: Any,
-    leaf_kind: Any,
-    leaf_table: Any,
-    leaf_sub: Any,
-    leaf_slot: Any,
-    leaf_keep: Any,
-    slot_z: Any,
-    slot_player: Any,
-    tables: Any,
-    subsets: Any,
-    weights: Any,
-    max_nodes: int,
-    max_d: int,
-) -> None:
+def mask_block(XT: Any, outT: Any, lo: int, hi: int, plan: Any, max_nodes: int, max_d: int) -> None:
     """Add the values of rows ``lo:hi`` to ``outT`` (players x rows); ``XT`` is features x
     rows. Trees outer, then nodes or leaves, rows innermost: the decision pass is a
     vectorisable loop over contiguous rows and a tree's tables stay in cache for the block."""
+    (
+        p_feature,
+        p_threshold,
+        p_flags,
+        p_cat_start,
+        p_cat_len,
+        cat_words,
+        p_left,
+        p_right,
+        p_slot,
+        p_value,
+        tree_node_start,
+        tree_internal,
+        tree_leaf_start,
+        leaves,
+        leaf_d,
+        leaf_kind,
+        leaf_table,
+        leaf_sub,
+        leaf_slot,
+        leaf_keep,
+        slot_z,
+        slot_player,
+        tables,
+        subsets,
+        weights,
+    ) = plan
     B = hi - lo
     fail = np.zeros((max_nodes, B), dtype=np.uint64)
     agree = np.empty(B, dtype=np.int64)
@@ -229,6 +202,7 @@ def mask_block(
     r = np.zeros((max_d + 1, B), dtype=np.float64)
     e = np.empty(max_d + 2, dtype=np.float64)
     pre = np.empty(max_d + 1, dtype=np.float64)
+    slot_agree = np.empty(max_d + 1, dtype=np.uint8)
     one = np.uint64(1)
     for t in range(tree_node_start.shape[0] - 1):
         base = tree_node_start[t]
@@ -306,7 +280,7 @@ def mask_block(
             else:
                 for j in range(B):
                     a = full & ~np.int64(fleaf[j])
-                    _direct_leaf_into(a, d, so, v, slot_z, weights, e, pre, r, j)
+                    _direct_leaf_into(a, d, so, v, slot_z, weights, e, pre, slot_agree, r, j)
             pd = d
             pso = so
         for s in range(pd):
@@ -325,4 +299,4 @@ def mask_parallel(XT: Any, outT: Any, plan: Any, max_nodes: int, max_d: int, blo
     for b in prange(n_blocks):
         lo = b * block
         hi = min(n, lo + block)
-        mask_block(XT, outT, lo, hi, *plan, max_nodes, max_d)  # type: ignore[call-arg]
+        mask_block(XT, outT, lo, hi, plan, max_nodes, max_d)

@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover - depends on the numba version
 trailing_zeros: Any = _cttz
 
 __all__ = [
+    "direct_slot_values",
     "disagree_value",
     "fill_tables",
     "layout_trees",
@@ -162,6 +163,60 @@ def _subset_table(d: int, v: float, z: Any, weights: Any, K: Any, off: int) -> N
         for mask in range(size):
             if mask & bit:
                 K[off + mask] += K[off + (mask ^ bit)]
+
+
+@njit(cache=True, nogil=True)
+def direct_slot_values(
+    d: int,
+    v: float,
+    z: Any,
+    zo: int,
+    agree: Any,
+    weights: Any,
+    e: Any,
+    pre: Any,
+    r: Any,
+    j: int,
+) -> None:
+    """Add a leaf's value for each of its ``d`` slots to ``r[:d, j]``, without a table.
+
+    ``z[zo:zo + d]`` are the slots' zero fractions and ``agree[s]`` says whether the row takes
+    the path at slot ``s``. Exact in ``O(d * |A|)`` from the elementary symmetric polynomials
+    of the agreeing slots' zero fractions (the leaves too deep for a table).
+    """
+    # e_k: elementary symmetric polynomials of z over the agreeing slots.
+    e[0] = 1.0
+    m = 0
+    run = 1.0
+    for s in range(d):
+        pre[s] = run
+        zs = z[zo + s]
+        if agree[s]:
+            m += 1
+            e[m] = 0.0
+            for k in range(m, 0, -1):
+                e[k] += zs * e[k - 1]
+        else:
+            run *= zs
+    z_out = run
+    w = weights[d]
+    s0 = 0.0
+    for k in range(m + 1):
+        s0 += w[m - k] * e[k]
+    suffix = 1.0
+    for s in range(d - 1, -1, -1):
+        zs = z[zo + s]
+        if agree[s]:
+            # e_k of A without s by forward deflation (stable: 0 <= z <= 1).
+            ep = 1.0
+            s1 = w[m - 1]
+            for k in range(1, m):
+                ep = e[k] - zs * ep
+                s1 += w[m - 1 - k] * ep
+            r[s, j] += v * (1.0 - zs) * z_out * s1
+        else:
+            r[s, j] -= v * zs * pre[s] * suffix * s0
+            suffix *= zs
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -329,8 +329,7 @@ class TreeShapCore:
     def _few_rows(self, rows: FloatArray) -> tuple[FloatArray, FloatArray]:
         out = np.zeros((rows.shape[0], self.n_players), dtype=np.float64)
         reached = np.full(rows.shape[0], self.ensemble.base_offset[self.output])
-        # mypy sees numba's Dispatcher, not the kernel's signature.
-        mask_rows(rows, out, reached, *self._plan, self._max_nodes, self._max_d)  # type: ignore[call-arg]
+        mask_rows(rows, out, reached, self._plan, self._max_nodes, self._max_d)
         return out, reached
 
     def _deep_values(self, rows: FloatArray, n_threads: int) -> FloatArray:

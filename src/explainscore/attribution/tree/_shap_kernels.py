@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._decision import goes_left
-from ._plan_kernels import path_factors
+from ._plan_kernels import direct_slot_values, path_factors
 
 __all__ = ["shap_parallel", "shap_serial"]
 
@@ -45,6 +45,7 @@ def _leaf_direct(
     agree: Any,
     e: Any,
     pre: Any,
+    rbuf: Any,
     out: Any,
 ) -> None:
     """Exact contribution of one leaf without a table (any depth)."""
@@ -58,40 +59,10 @@ def _leaf_direct(
         if dirs[p - base] != went_left:
             agree[p_slot[p]] = 0
         c = p
-    # e_k: elementary symmetric polynomials of z over the agreeing slots A (m = |A|).
-    e[0] = 1.0
-    m = 0
+    direct_slot_values(d, v, z, 0, agree, weights, e, pre, rbuf, 0)
     for s in range(d):
-        if agree[s]:
-            m += 1
-            e[m] = 0.0
-            for k in range(m, 0, -1):
-                e[k] += z[s] * e[k - 1]
-    # Products of z over the disagreeing slots: prefix in pre[], suffix on the fly.
-    run = 1.0
-    for s in range(d):
-        pre[s] = run
-        if not agree[s]:
-            run *= z[s]
-    z_out = run
-    w = weights[d]
-    s0 = 0.0
-    for k in range(m + 1):
-        s0 += w[m - k] * e[k]
-    suffix = 1.0
-    for s in range(d - 1, -1, -1):
-        zs = z[s]
-        if agree[s]:
-            # e_k of A without s by forward deflation (stable: 0 <= z <= 1).
-            ep = 1.0
-            s1 = w[m - 1]
-            for k in range(1, m):
-                ep = e[k] - zs * ep
-                s1 += w[m - 1 - k] * ep
-            out[i, who[s]] += v * (1.0 - zs) * z_out * s1
-        else:
-            out[i, who[s]] -= v * zs * pre[s] * suffix * s0
-            suffix *= zs
+        out[i, who[s]] += rbuf[s, 0]
+        rbuf[s, 0] = 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -136,6 +107,7 @@ def shap_block(
     agree = np.empty(max_d + 1, dtype=np.uint8)
     e = np.empty(max_d + 2, dtype=np.float64)
     pre = np.empty(max_d + 1, dtype=np.float64)
+    rbuf = np.zeros((max_d + 1, 1), dtype=np.float64)
     one = np.uint64(1)
     for t in range(tree_node_start.shape[0] - 1):
         base = tree_node_start[t]
@@ -161,7 +133,7 @@ def shap_block(
                 if off < 0:
                     _leaf_direct(
                         i, leaf, d, base, dirs, p_left, p_parent, p_slot, p_ratio, p_player,
-                        p_value[leaf], weights, z, who, agree, e, pre, out,
+                        p_value[leaf], weights, z, who, agree, e, pre, rbuf, out,
                     )  # fmt: skip
                     continue
                 a = ((1 << d) - 1) & ~np.int64(fail[leaf - base])
