@@ -26,8 +26,7 @@ SETUP = re.compile(r"<!-- docs-setup\n(?P<code>.*?)-->", re.S)
 def _blocks(page: Path) -> list[tuple[int, str, str | None]]:
     text = page.read_text()
     return [
-        (i, m.group("code"), m.group("why"))
-        for i, m in enumerate(BLOCK.finditer(text), start=1)
+        (i, m.group("code"), m.group("why")) for i, m in enumerate(BLOCK.finditer(text), start=1)
     ]
 
 
