@@ -286,7 +286,7 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
-    names = [r["model"].split(",")[0] for r in results]
+    names = [r["model"].split()[0] for r in results]
     x = np.arange(len(results))
     series = [
         ("explainscore 1T", [r["ours_rows_s_1t"] for r in results], "#1b7f5b"),
