@@ -164,6 +164,30 @@ def in_process_ms(model_path: Path, leads: list[dict[str, Any]], n: int) -> dict
     }
 
 
+def plot(result: dict[str, Any], path: Path) -> None:
+    """Latency percentiles per phase, with the target."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    phases = ["sequential", "concurrent"]
+    marks = ["p50_ms", "p90_ms", "p99_ms"]
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for k, mark in enumerate(marks):
+        vals = [result[p][mark] for p in phases]
+        ax.bar([i + (k - 1) * 0.27 for i in range(len(phases))], vals, 0.27, label=mark[:3])
+    ax.axhline(result["target_p99_ms"], color="#b22222", ls="--", label="target p99")
+    ax.set_xticks(range(len(phases)), [f"{p} ({result[p]['clients']} clients)" for p in phases])
+    top = max(result[p]["max_ms"] for p in phases)
+    ax.set(ylabel="ms per request", ylim=(0, top * 1.3))
+    ax.set_title("Sidecar: one lead per explain request")
+    ax.legend(fontsize=8, ncol=4, loc="upper center")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
@@ -209,6 +233,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "service.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     (out / "service.md").write_text(render(result), encoding="utf-8")
+    plot(result, out / "service.png")
+    plot(result, out.parent.parent / "docs" / "img" / "service_benchmark.png")
     print(render(result))
 
 
