@@ -12,7 +12,7 @@ from sklearn.ensemble import (
     RandomForestClassifier,
 )
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import QuantileTransformer, StandardScaler
 from xgboost import XGBClassifier
 
 from explainscore import AuditLog, Catalog, ExplainedModel, LeadExplanation
@@ -128,9 +128,65 @@ def test_rows_the_lane_cannot_take_get_the_batch_path_errors() -> None:
     assert em.explain_one(as_text).score == pytest.approx(em.explain_one(X.to_numpy()[1]).score)
 
 
+def _records(X: pd.DataFrame) -> list[dict]:
+    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()}
+            for r in X.to_dict("records")]  # fmt: skip
+
+
+def test_pipelines_take_the_lane_with_compiled_preprocessing() -> None:
+    X, y = _data()
+    pipe = make_pipeline(StandardScaler(), XGBClassifier(n_estimators=20, n_jobs=1))
+    em = ExplainedModel(pipe.fit(X, y), background=X[:100], top_k=3)
+    assert em.explain_one(_records(X)[0]) is not None
+    assert em.engine_.lane is not None
+    assert em.engine_.lane.encoder is not None
+    slow = em.explain(X[:20])
+    for i, rec in enumerate(_records(X[:20])):
+        _same(em.explain_one(rec), slow[i])
+
+
+def test_bank_pipeline_lane_matches_the_batch_path_with_a_categorical_action() -> None:
+    from explainscore._demo import build_pipeline
+    from explainscore.datasets import load_bank_catalog, load_bank_marketing
+
+    X, y = load_bank_marketing()
+    pick = np.random.default_rng(0).permutation(len(X))
+    X, y = X.iloc[pick], y.iloc[pick]  # the file is in date order: every month in training
+    X_train, y_train, X_new = X.iloc[:3000], y.iloc[:3000], X.iloc[3000:3060]
+    em = ExplainedModel(
+        build_pipeline(X_train, n_estimators=40), top_k=3, catalog=load_bank_catalog()
+    ).fit(X_train, y_train)
+    lane = em.engine_.lane
+    assert lane is not None
+    assert lane.encoder is not None
+    slow = em.explain(X_new)
+    assert any(r.next_best_action is not None for r in slow)  # "contact": a category
+    records = _records(X_new)
+    for i, rec in enumerate(records):
+        assert lane.accept(rec) is not None
+        _same(em.explain_one(rec), slow[i])
+    # A category the model never saw: the lane leaves it to the batch path (which takes it:
+    # the one-hot encoder ignores unknown categories) and the record is the batch's.
+    unseen = {**records[0], "job": "astronaut"}
+    assert lane.accept(unseen) is None
+    _same(em.explain_one(unseen), em.explain(pd.DataFrame([unseen]))[0])
+    # A missing value (XGBoost takes it) is left to the batch path too.
+    missing = {**records[1], "age": float("nan")}
+    assert lane.accept(missing) is None
+    _same(em.explain_one(missing), em.explain(pd.DataFrame([missing]))[0])
+    # Text where a number belongs, infinity: the batch path's typed errors.
+    with pytest.raises(ColumnTypeError, match="'age'"):
+        em.explain_one({**records[0], "age": "old"})
+    with pytest.raises(NonFiniteValueError, match="'balance'"):
+        em.explain_one({**records[0], "balance": float("inf")})
+
+
 def test_lane_is_off_where_it_does_not_apply(tmp_path) -> None:
     X, y = _data()
-    pipe = make_pipeline(StandardScaler(), XGBClassifier(n_estimators=10, n_jobs=1))
+    # A quantile transform is column-wise but not affine: no compiled preprocessing.
+    pipe = make_pipeline(
+        QuantileTransformer(n_quantiles=50), XGBClassifier(n_estimators=10, n_jobs=1)
+    )
     em = ExplainedModel(pipe.fit(X, y), background=X[:100])
     em.explain(X[:1])
     assert em.engine_.lane is None

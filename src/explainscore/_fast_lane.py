@@ -1,22 +1,24 @@
-"""One lead, fast: ``explain_one`` without pandas for compiled tree models on numeric columns.
+"""One lead, fast: ``explain_one`` without pandas for compiled tree models.
 
 Why a second path
 -----------------
 A rep opening a lead, or a CRM calling the sidecar, wants the answer in well under a
-millisecond. The batch path builds DataFrames, validates column by column and calls the
-model's own ``predict`` (twice), which costs milliseconds for one row. When the model is a
-tree ensemble explainscore compiles and takes the raw numeric columns directly, this lane:
+millisecond. The batch path builds DataFrames, validates column by column, runs a Pipeline's
+preprocessing and calls the model's own ``predict`` (twice), which costs milliseconds for one
+row. When the final estimator is a tree ensemble explainscore compiles, this lane:
 
-* checks the row with one vectorised test built once per schema (length, numbers only, no
-  infinity, NaN only where the model takes it);
-* scores it from the compiled ensemble (one pass over the trees, no copies) and explains it
-  with the same TreeSHAP core as batches;
+* checks the row once per lead against what it knows it can take: numbers (no infinity, NaN
+  only where the model takes it) and, behind a Pipeline, known categories;
+* runs a column-wise preprocessing as compiled tables (``_row_encoder``) instead of pandas;
+* scores the row from the compiled ensemble (one pass over the trees, no copies) and
+  explains it with the same TreeSHAP core as batches;
 * writes the reason and the next best action from plain arrays.
 
-It never decides what is accepted: a row it cannot take with certainty goes to the batch
-path, which accepts it or raises the typed error. It is built only after its scores agree
-with the model's own on the background rows, so a lead gets the same numbers either way (to
-the float32 rounding of boosters that score in float32).
+It never decides what is accepted: a row it cannot take with certainty (text where a number
+belongs, an unseen category, a missing value behind a Pipeline) goes to the batch path, which
+accepts it or raises the typed error. It is built only after its scores agree with the
+model's own on the background rows, so a lead gets the same numbers either way (to the
+float32 rounding of boosters that score in float32).
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from ._records import LeadExplanation, lead_record
+from ._row_encoder import RowEncoder, plain_cell
 from .reasons._actions import action_candidates, choose_actions
 
 if TYPE_CHECKING:
@@ -66,6 +70,8 @@ class FastLane:
     candidate_values: FloatArray
     hidden: npt.NDArray[np.bool_]
     tolerance: float
+    #: The compiled preprocessing of a Pipeline; None when the model takes the raw numbers.
+    encoder: RowEncoder | None = None
 
     @classmethod
     def build(
@@ -83,6 +89,7 @@ class FastLane:
         score_fn: Callable[[Any], FloatArray],
         output_fn: Callable[[Any], FloatArray],
         tolerance: float,
+        categories: Mapping[str, Sequence[Any]],
     ) -> FastLane | None:
         """The lane for this model, or None when it does not apply (the batch path serves)."""
         # Imported here: the tree backend pulls in numba, which ``import explainscore`` avoids.
@@ -90,9 +97,18 @@ class FastLane:
 
         if not isinstance(attributor, TreeAttributor) or attributor.core is None:
             return None
+        encoder = None
         if structure.preprocessor is not None:
-            return None
-        if any(c.kind != "numeric" for c in schema.columns):
+            encoder = RowEncoder.build(
+                structure.preprocessor,
+                column_map=structure.column_map,
+                kinds=[c.kind for c in schema.columns],
+                reference=background,
+                categories=categories,
+            )
+            if encoder is None:
+                return None
+        elif any(c.kind != "numeric" for c in schema.columns):
             return None
         core = attributor.core
         ens = core.ensemble
@@ -104,10 +120,12 @@ class FastLane:
             return None
         candidates = action_candidates(catalog, allowed)
         names = tuple(schema.names)
-        try:
-            cand_values = np.array([float(t) for _, t in candidates], dtype=np.float64)
-        except (TypeError, ValueError):
-            return None  # a non-numeric target value: the batch path handles it
+        cand_values = np.zeros(len(candidates), dtype=np.float64)
+        if encoder is None:
+            try:
+                cand_values = np.array([float(t) for _, t in candidates], dtype=np.float64)
+            except (TypeError, ValueError):
+                return None  # a non-numeric target value: the batch path handles it
         lane = cls(
             core=core,
             names=names,
@@ -121,9 +139,19 @@ class FastLane:
             candidate_values=cand_values,
             hidden=writer.hidden_mask.copy(),
             tolerance=tolerance,
+            encoder=encoder,
         )
-        # Trust, then verify: the lane must reproduce the model on the background rows.
-        bg = np.asarray(background, dtype=np.float64)
+        # Trust, then verify: the lane must reproduce the model on the background rows, and
+        # every next-best-action change must be one the lane can score.
+        if encoder is None:
+            bg = np.asarray(background, dtype=np.float64)
+        else:
+            cells = [[plain_cell(v) for v in r] for r in background.to_numpy(dtype=object)]
+            encoded = [encoder.encode(c) for c in cells]
+            rows = [e for e in encoded if e is not None]
+            if len(rows) < len(encoded) or lane._changed(cells[0], rows[0]) is None:
+                return None
+            bg = np.vstack(rows)
         model_in = schema.model_input(schema.to_frame(background, where="background"))
         raw = lane._raw(bg)
         if not (
@@ -133,9 +161,15 @@ class FastLane:
             return None
         return lane
 
-    def accept(self, row: Any) -> FloatArray | None:
-        """The row as a (1, n) float matrix, or None to leave it to the batch path."""
+    def accept(self, row: Any) -> tuple[list[Any], FloatArray] | None:
+        """The row's cells and its model input (1, n), or None to leave it to the batch path."""
         values: Any
+        if isinstance(row, pd.DataFrame):
+            if len(row) != 1:
+                return None
+            row = row.to_dict("records")[0]  # per-column Python scalars, like the batch path
+        elif isinstance(row, pd.Series):
+            row = row.to_dict()
         if isinstance(row, Mapping):
             if len(row) != len(self.names):
                 return None
@@ -147,6 +181,14 @@ class FastLane:
             values = row
         else:
             return None
+        if self.encoder is not None:
+            if len(values) != len(self.names) or (
+                isinstance(values, np.ndarray) and values.ndim != 1
+            ):
+                return None
+            cells = [plain_cell(v) for v in values]
+            x = self.encoder.encode(cells)
+            return None if x is None else (cells, x)
         try:
             x = np.array(values, dtype=np.float64, ndmin=2)
         except (TypeError, ValueError):
@@ -162,11 +204,11 @@ class FastLane:
         nan = np.isnan(x[0])
         if np.isinf(x).any() or (nan & ~self.nan_ok).any():
             return None
-        return x
+        return [None if v != v else float(v) for v in x[0].tolist()], x
 
     def explain(
         self,
-        x: FloatArray,
+        accepted: tuple[list[Any], FloatArray],
         *,
         writer: ReasonWriter,
         catalog: Catalog,
@@ -176,6 +218,7 @@ class FastLane:
         display_names: Sequence[str],
     ) -> LeadExplanation:
         """Score, attributions, reason and next best action of one accepted row."""
+        cells, x = accepted
         core = self.core
         if self.one_pass:
             values, explained = core.values_and_output(x)
@@ -190,13 +233,15 @@ class FastLane:
             values, base = -values, -base
         bases = np.full(1, base)
         exact_check(values, bases, output, self.tolerance)
-        cells: list[Any] = [None if v != v else float(v) for v in x[0].tolist()]
         action = None
         if self.candidates and writer.config.next_best_action != "off":
-            changed = np.repeat(x, len(self.candidates), axis=0)
-            changed[np.arange(len(self.candidates)), self.candidate_cols] = self.candidate_values
+            changed = self._changed(cells, x)
+            if changed is None:  # pragma: no cover - every target is checked at build
+                raise RuntimeError("a next-best-action change the lane cannot score")
             new_scores = self.link(self._raw(changed))[:, None]
-            same = (x[0, self.candidate_cols] == self.candidate_values)[:, None]
+            same = np.array([cells[c] == t for c, (_, t) in zip(
+                self.candidate_cols.tolist(), self.candidates, strict=True
+            )])[:, None]  # fmt: skip
             action = choose_actions(
                 self.candidates, new_scores, score, same, catalog=catalog, locale=writer.locale
             )[0]
@@ -223,6 +268,24 @@ class FastLane:
             audit_seq=None,
             metadata={**metadata, "explained_at": _now()},
         )
+
+    def _changed(self, cells: list[Any], x: FloatArray) -> FloatArray | None:
+        """Model inputs of the row with each next-best-action change applied; None when a
+        change falls outside the compiled preprocessing's tables."""
+        encoder = self.encoder
+        if encoder is None:
+            rows = np.repeat(x, len(self.candidates), axis=0)
+            rows[np.arange(len(self.candidates)), self.candidate_cols] = self.candidate_values
+            return rows
+        out = []
+        for col, (_, target) in zip(self.candidate_cols.tolist(), self.candidates, strict=True):
+            changed = list(cells)
+            changed[col] = target
+            encoded = encoder.encode(changed)
+            if encoded is None:
+                return None
+            out.append(encoded)
+        return np.vstack(out) if out else np.empty((0, encoder.n_out))
 
     def _raw(self, X: FloatArray) -> FloatArray:
         """What ``link`` takes: every output of the ensemble, or the explained one."""

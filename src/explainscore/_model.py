@@ -423,6 +423,7 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
                 score_fn=score_fn,
                 output_fn=output_fn,
                 tolerance=self.engine_.tolerance,
+                categories=self.input_profile_.categories,
             ),
         )
 
@@ -584,49 +585,61 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
     def explain_one(self, row: Any, *, top_k: int | None = None) -> LeadExplanation:
         """Score and explain one lead (a dict, a Series, a 1-row DataFrame or a 1-D array).
 
-        For tree models on numeric columns a plain row (dict, list or 1-D array) takes a fast
-        path without pandas, with the same numbers and checks; governance that needs the
-        batch (review rules, audit log, review queue) uses the batch path.
+        For compiled tree models (bare, or behind a column-wise Pipeline such as one-hot
+        encoding and scaling) a plain row (dict, list or 1-D array) takes a fast path without
+        pandas, with the same numbers and checks; governance that needs the batch (review
+        rules, audit log, review queue) and rows the fast path cannot vouch for (unseen
+        categories, missing values behind a Pipeline) use the batch path.
         """
-        engine = self._ensure_built()
-        lane = engine.lane
-        if (
-            lane is not None
-            and self.review is None
-            and self.audit_log is None
-            and self.review_queue is None
-            and (self.kill_switch is None or not self.kill_switch.state().engaged)
-        ):
-            x = lane.accept(row)
-            if x is not None:
-                k = self.top_k if top_k is None else top_k
-                check_int(k, "top_k", "explain_one", low=1, high=self.n_features_in_)
-                if self.policy is not None:
-                    self.policy.check_inputs(_input_columns(row), where="explain")
-                metadata = self._batch_metadata(engine, k)
-                return lane.explain(
-                    x,
-                    writer=engine.writer,
-                    catalog=engine.catalog,
-                    k=k,
-                    exact_check=_check_efficiency,
-                    metadata={
-                        "output_space": metadata["output_space"],
-                        "explainer": metadata["explainer"],
-                        "target_class": _target_label(engine),
-                        "model_fingerprint": metadata["model_fingerprint"],
-                        "model_version": metadata["model_version"],
-                        "signed_off": metadata["signed_off"],
-                        "policy_version": metadata["policy_version"],
-                    },
-                    display_names=engine.writer.display_names,
-                )
+        fast = self._explain_fast(row, top_k=top_k)
+        if fast is not None:
+            return fast
         batch = self.explain(row, top_k=top_k)
         if len(batch) != 1:
             raise InputError(
                 f"explain_one takes one row, got {len(batch)}; use explain for a batch."
             )
         return batch[0]
+
+    def _explain_fast(self, row: Any, *, top_k: int | None) -> LeadExplanation | None:
+        """One lead through the fast lane, or None when the lane cannot take it (no lane,
+        governance that needs the batch path, or a row the lane leaves to the batch path's
+        checks). Also used by the HTTP service for single-instance requests."""
+        engine = self._ensure_built()
+        lane = engine.lane
+        if (
+            lane is None
+            or self.review is not None
+            or self.audit_log is not None
+            or self.review_queue is not None
+            or (self.kill_switch is not None and self.kill_switch.state().engaged)
+        ):
+            return None
+        accepted = lane.accept(row)
+        if accepted is None:
+            return None
+        k = self.top_k if top_k is None else top_k
+        check_int(k, "top_k", "explain_one", low=1, high=self.n_features_in_)
+        if self.policy is not None:
+            self.policy.check_inputs(_input_columns(row), where="explain")
+        metadata = self._batch_metadata(engine, k)
+        return lane.explain(
+            accepted,
+            writer=engine.writer,
+            catalog=engine.catalog,
+            k=k,
+            exact_check=_check_efficiency,
+            metadata={
+                "output_space": metadata["output_space"],
+                "explainer": metadata["explainer"],
+                "target_class": _target_label(engine),
+                "model_fingerprint": metadata["model_fingerprint"],
+                "model_version": metadata["model_version"],
+                "signed_off": metadata["signed_off"],
+                "policy_version": metadata["policy_version"],
+            },
+            display_names=engine.writer.display_names,
+        )
 
     def _explain_frame(
         self, engine: _Engine, frame: pd.DataFrame, k: int, rejected: list[Any]

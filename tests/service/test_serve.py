@@ -127,3 +127,74 @@ def test_serve_runs_uvicorn_on_loopback() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def test_listening_socket_keeps_tcp_nodelay_for_accepted_connections() -> None:
+    """uvicorn's own bind leaves proto=0, so asyncio would leave Nagle on (a 40 ms stall per
+    keep-alive response); the relabelled socket's connections get TCP_NODELAY."""
+    import asyncio
+    import socket
+
+    import uvicorn
+
+    from explainscore.service._serve import tcp_socket
+
+    config = uvicorn.Config("x:y", host="127.0.0.1", port=free_port())
+    sock = tcp_socket(config.bind_socket())
+    assert sock.proto == socket.IPPROTO_TCP
+    flags: list[int] = []
+
+    async def run() -> None:
+        def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            s = writer.get_extra_info("socket")
+            flags.append(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(accepted, sock=sock)
+        _, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+        for _ in range(100):
+            if flags:
+                break
+            await asyncio.sleep(0.01)
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(run())
+    assert flags
+    assert flags[0] != 0
+
+
+def test_serve_with_two_workers_answers() -> None:
+    """The multi-worker path (our own supervisor start-up) serves explanations."""
+    port = free_port()
+    code = (
+        "from explainscore.service import ServiceConfig, serve\n"
+        "config = ServiceConfig(workers=2, factory='tests.service.factories:small_models',\n"
+        f"    tokens={{'crm': {TOKEN_CRM!r}}}, require_sign_off=False, log_level='warning')\n"
+        f"serve(None, name='tiny', host='127.0.0.1', port={port}, config=config)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, "serve() exited"
+            assert time.monotonic() < deadline, "serve() did not start"
+            time.sleep(0.2)
+        headers = {"authorization": f"Bearer {TOKEN_CRM}"}
+        with httpx.Client(base_url=url, headers=headers) as client:
+            for _ in range(3):  # keep-alive requests on one connection
+                r = client.post("/v1/models/tiny:explain", json={"instances": [[3, 2, 1]]})
+                assert r.status_code == 200
+                assert r.json()["explanations"][0]["score"] is not None
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

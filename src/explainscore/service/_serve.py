@@ -10,10 +10,13 @@ tokens replaced by their SHA-256 digests so no token is copied into the workers'
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import inspect
 import ipaddress
 import json
 import os
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -111,12 +114,39 @@ def serve(
             "process loads its own model."
         )
     os.environ[WORKER_SPEC_ENV] = json.dumps({"name": name, "config": _portable(config)})
-    uvicorn.run(
-        "explainscore.service._serve:app_factory",
-        factory=True,
-        workers=config.workers,
-        **options,
+    if config.workers == 1:
+        uvicorn.run("explainscore.service._serve:app_factory", factory=True, **options)
+        return
+    _run_workers(uvicorn, config.workers, options)
+
+
+def _run_workers(uvicorn: Any, workers: int, options: dict[str, Any]) -> None:
+    """``uvicorn.run`` with several workers, on a listening socket that keeps TCP_NODELAY.
+
+    uvicorn's supervisor binds the socket itself with ``proto=0``; accepted connections
+    inherit that, and asyncio only disables Nagle's algorithm on sockets that say
+    ``IPPROTO_TCP``. Every keep-alive response would then wait for the client's delayed ACK,
+    about 40 ms on Linux (uvicorn issue #3149), longer than the explanation itself.
+    """
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(
+        "explainscore.service._serve:app_factory", factory=True, workers=workers, **options
     )
+    sock = tcp_socket(config.bind_socket())
+    kwargs: dict[str, Any] = {"sockets": [sock]}
+    if "target" in inspect.signature(Multiprocess).parameters:  # uvicorn < 0.35
+        kwargs["target"] = uvicorn.Server(config=config).run
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops the supervisor quietly
+        Multiprocess(config, **kwargs).run()
+
+
+def tcp_socket(sock: socket.socket) -> socket.socket:
+    """The same listening socket, labelled ``IPPROTO_TCP`` so asyncio sets TCP_NODELAY on
+    the connections it accepts (a Unix socket is returned unchanged)."""
+    if sock.family not in (socket.AF_INET, socket.AF_INET6) or sock.proto == socket.IPPROTO_TCP:
+        return sock
+    return socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
 
 
 def app_factory() -> Any:
