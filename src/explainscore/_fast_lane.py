@@ -269,6 +269,10 @@ class FastLane:
             metadata={**metadata, "explained_at": _now()},
         )
 
+    def score(self, accepted: tuple[list[Any], FloatArray]) -> float:
+        """The score ``explain`` reports for an accepted row, from one pass over the trees."""
+        return float(self.link(self._raw(accepted[1]))[0])
+
     def _changed(self, cells: list[Any], x: FloatArray) -> FloatArray | None:
         """Model inputs of the row with each next-best-action change applied; None when a
         change falls outside the compiled preprocessing's tables."""

@@ -601,12 +601,10 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             )
         return batch[0]
 
-    def _explain_fast(self, row: Any, *, top_k: int | None) -> LeadExplanation | None:
-        """One lead through the fast lane, or None when the lane cannot take it (no lane,
-        governance that needs the batch path, or a row the lane leaves to the batch path's
-        checks). Also used by the HTTP service for single-instance requests."""
-        engine = self._ensure_built()
-        lane = engine.lane
+    def _lane_accepts(self, row: Any, *, where: str) -> tuple[FastLane, Any] | None:
+        """The fast lane and the accepted row, or None when the batch path must serve it (no
+        lane, governance that needs the batch path, or a row the lane cannot vouch for)."""
+        lane = self._ensure_built().lane
         if (
             lane is None
             or self.review is not None
@@ -618,10 +616,25 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         accepted = lane.accept(row)
         if accepted is None:
             return None
+        if self.policy is not None:
+            self.policy.check_inputs(_input_columns(row), where=where)
+        return lane, accepted
+
+    def _score_fast(self, row: Any) -> float | None:
+        """One lead's score from the fast lane (as ``explain_one`` reports it), or None."""
+        taken = self._lane_accepts(row, where="predict")
+        return None if taken is None else taken[0].score(taken[1])
+
+    def _explain_fast(self, row: Any, *, top_k: int | None) -> LeadExplanation | None:
+        """One lead through the fast lane, or None when the lane cannot take it (see
+        ``_lane_accepts``). Also used by the HTTP service for single-instance requests."""
+        engine = self._ensure_built()
+        taken = self._lane_accepts(row, where="explain")
+        if taken is None:
+            return None
+        lane, accepted = taken
         k = self.top_k if top_k is None else top_k
         check_int(k, "top_k", "explain_one", low=1, high=self.n_features_in_)
-        if self.policy is not None:
-            self.policy.check_inputs(_input_columns(row), where="explain")
         metadata = self._batch_metadata(engine, k)
         return lane.explain(
             accepted,

@@ -43,6 +43,34 @@ def test_predict_matches_explain_scores(make_client, xgb_em, lead_records) -> No
     assert body["request_id"] == pred.headers["x-request-id"]
 
 
+def test_one_instance_takes_the_fast_lane_with_the_batch_record(
+    make_client, xgb_em, lead_records
+) -> None:
+    """A one-instance request is answered by the model's single-lead lane (compiled
+    preprocessing): the same record as the batch path, and :predict gives :explain's score."""
+    assert xgb_em.engine_.lane is not None
+    client = make_client({"leads": xgb_em})
+    batch = xgb_em.explain(lead_records)
+    for i, record in enumerate(lead_records[:3]):
+        assert xgb_em.engine_.lane.accept(record) is not None
+        one = client.post("/v1/models/leads:explain", json={"instances": [record]}).json()
+        got = one["explanations"][0]
+        expected = batch[i]
+        assert got["score"] == pytest.approx(expected.score, abs=1e-6)  # float32 booster
+        assert got["reason"] == expected.reason
+        assert [a["feature"] for a in got["attributions"]] == [
+            a.feature for a in expected.attributions
+        ]
+        pred = client.post("/v1/models/leads:predict", json={"instances": [record]}).json()
+        assert pred["predictions"] == [got["score"]]
+    # A row the lane cannot vouch for (text in a number column) gets the batch path's answer.
+    bad = {**lead_records[0], "company_size": SECRET}
+    for verb in ("explain", "predict"):
+        r = client.post(f"/v1/models/leads:{verb}", json={"instances": [bad]})
+        assert r.status_code == 422
+        assert SECRET not in r.text
+
+
 def test_bad_row_is_rejected_by_position_without_its_value(
     make_client, xgb_em, lead_records
 ) -> None:
