@@ -67,6 +67,32 @@ def test_clone_and_params(leads_numeric) -> None:
     assert em.model.C == 2.0
 
 
+def test_set_params_after_fit_rebuilds_the_explainer(leads_numeric) -> None:
+    X, y = leads_numeric
+    em = ExplainedModel(XGBClassifier(n_estimators=10, max_depth=3), top_k=2).fit(X, y)
+    fingerprint, before = em.model_fingerprint_, em.explain(X.iloc[:5])
+    assert em.output_space_ == "log_odds"
+    em.set_params(output_space="probability", n_background=50)
+    after = em.explain(X.iloc[:5])
+    assert em.output_space_ == after.output_space == "probability"
+    assert len(em.background_) == 50
+    assert em.model_fingerprint_ == fingerprint  # the same fitted model
+    np.testing.assert_allclose(after.scores, before.scores)
+    total = after.base_values + after.attributions.sum(1)
+    np.testing.assert_allclose(total, after.scores, rtol=0, atol=1e-6)  # float32 booster
+    em.set_params(method="kernel", method_options={"n_permutations": 8})
+    assert em.method_ == "kernel"
+    # A parameter read at each call leaves the explainer alone.
+    engine = em.engine_
+    em.set_params(top_k=1)
+    assert em.engine_ is engine
+    assert len(em.explain(X.iloc[:2]).to_frame().filter(like="reason_").columns) >= 1
+    # A new model drops the fitted state: fit again.
+    em.set_params(model=XGBClassifier(n_estimators=5))
+    assert not hasattr(em, "model_")
+    assert em.fit(X, y).model_fingerprint_ != fingerprint
+
+
 def test_estimator_type_follows_the_wrapped_model() -> None:
     assert is_classifier(ExplainedModel(LogisticRegression()))
     assert is_regressor(ExplainedModel(Ridge()))

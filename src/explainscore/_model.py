@@ -52,6 +52,37 @@ __all__ = ["ExplainedModel"]
 
 _OUTPUT_SPACES = ("auto", "log_odds", "probability", "raw")
 _ON_ERROR = ("raise", "skip")
+#: Parameters baked into the prepared engine: changing one with ``set_params`` rebuilds it.
+_ENGINE_PARAMS = frozenset(
+    {
+        "background",
+        "method",
+        "output_space",
+        "target_class",
+        "n_background",
+        "catalog",
+        "reasons",
+        "model_version",
+        "policy",
+        "card",
+        "require_sign_off",
+        "method_options",
+        "random_state",
+    }
+)
+#: What ``fit`` or the first explanation sets; dropped when the model itself is replaced.
+_FITTED = (
+    "engine_",
+    "model_",
+    "background_",
+    "feature_names_in_",
+    "n_features_in_",
+    "method_",
+    "output_space_",
+    "model_fingerprint_",
+    "signed_off_",
+    "input_profile_",
+)
 
 
 @dataclass(frozen=True)
@@ -231,6 +262,35 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
                 state["model_"], state["background_"], fingerprint=state["model_fingerprint_"]
             )
             self.input_profile_ = profile
+
+    def set_params(self, **params: Any) -> ExplainedModel:
+        """Set parameters, and keep the prepared explainer in step with them.
+
+        A new ``model`` drops the fitted state (call ``fit`` again, or explain a prefit model
+        to prepare it). Any parameter the explainer is built from (``method``,
+        ``output_space``, ``catalog``, ``reasons``, ``policy``, ``background``, ...) rebuilds
+        it at once on the same fitted model, so the next explanation uses the new value; the
+        background rows are the new ``background`` if given, else the rows already in use
+        (``n_background`` can then only shrink them: refit to draw more). Parameters read at
+        each call (``top_k``, ``kill_switch``, ``audit_log``, ``review``, ...) need nothing.
+        """
+        super().set_params(**params)
+        if getattr(self, "engine_", None) is None:
+            return self
+        if "model" in params:
+            for name in _FITTED:
+                self.__dict__.pop(name, None)
+            return self
+        if _ENGINE_PARAMS.isdisjoint(params):
+            return self
+        self._check_params()
+        profile = self.input_profile_
+        new_rows = "background" in params and self.background is not None
+        source = self.background if new_rows else self.background_
+        self._build(self.model_, source, fingerprint=self.model_fingerprint_)
+        if not new_rows:
+            self.input_profile_ = profile  # from all the rows the model was prepared with
+        return self
 
     @property
     def classes_(self) -> np.ndarray[Any, Any]:
