@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -95,6 +97,31 @@ def test_missing_fastapi_names_the_extra() -> None:
     assert 'pip install "explainscore[service]"' in out.stdout
 
 
+@contextlib.contextmanager
+def _serving(code: str, port: int, *, wait: float) -> Iterator[str]:
+    """Run ``code`` (which calls serve on ``port``) in a subprocess until /healthz answers;
+    yield the base URL; stop the process at the end."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, "serve() exited"
+            assert time.monotonic() < deadline, "serve() did not start"
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def test_serve_runs_uvicorn_on_loopback() -> None:
     """serve() itself, in a subprocess, stopped at the end."""
     port = free_port()
@@ -105,28 +132,11 @@ def test_serve_runs_uvicorn_on_loopback() -> None:
         f"      config=ServiceConfig(tokens={{'crm': {TOKEN_CRM!r}}}, require_sign_off=False,\n"
         "                           log_level='warning'))\n"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 45
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, "serve() exited"
-            assert time.monotonic() < deadline, "serve() did not start"
-            time.sleep(0.1)
+    with _serving(code, port, wait=45) as url:
         r = httpx.post(f"{url}/v1/models/tiny:explain", json={"instances": [[3, 2, 1]]},
                        headers={"authorization": f"Bearer {TOKEN_CRM}"})  # fmt: skip
         assert r.status_code == 200
         assert "server" not in r.headers
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
 
 
 def test_listening_socket_keeps_tcp_nodelay_for_accepted_connections() -> None:
@@ -174,27 +184,10 @@ def test_serve_with_two_workers_answers() -> None:
         f"    tokens={{'crm': {TOKEN_CRM!r}}}, require_sign_off=False, log_level='warning')\n"
         f"serve(None, name='tiny', host='127.0.0.1', port={port}, config=config)\n"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, "serve() exited"
-            assert time.monotonic() < deadline, "serve() did not start"
-            time.sleep(0.2)
+    with _serving(code, port, wait=90) as url:
         headers = {"authorization": f"Bearer {TOKEN_CRM}"}
         with httpx.Client(base_url=url, headers=headers) as client:
             for _ in range(3):  # keep-alive requests on one connection
                 r = client.post("/v1/models/tiny:explain", json={"instances": [[3, 2, 1]]})
                 assert r.status_code == 200
                 assert r.json()["explanations"][0]["score"] is not None
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
