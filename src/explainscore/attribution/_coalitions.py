@@ -1,7 +1,9 @@
 """Coalition machinery shared by the model-agnostic and linear backends.
 
 Coalitions of M players are indexed by integers: bit ``j`` of index ``s`` says whether player
-``j`` is in coalition ``s``. ``all_masks(M)[s]`` is that coalition as booleans.
+``j`` is in coalition ``s``. ``all_masks(M)[s]`` is that coalition as booleans. The sampler's
+draws (random permutations, background rows spread evenly over them) are made here from a
+random generator alone, so they never depend on the rows being explained.
 """
 
 from __future__ import annotations
@@ -11,10 +13,16 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["all_masks", "permutation_masks", "shapley_from_coalition_values"]
+__all__ = [
+    "all_masks",
+    "random_permutations",
+    "shapley_from_coalition_values",
+    "stratified_rows",
+]
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
 
 
 def all_masks(n_players: int) -> BoolArray:
@@ -53,19 +61,26 @@ def shapley_from_coalition_values(values: FloatArray, n_players: int) -> FloatAr
     return out
 
 
-def permutation_masks(n_players: int, n_permutations: int, seed: int) -> BoolArray:
-    """Coalitions along antithetic random permutations, shape (P, M + 1, M).
+def random_permutations(n_players: int, n_permutations: int, rng: np.random.Generator) -> IntArray:
+    """Uniformly random orders of the players, as the position of each player.
 
-    ``result[p, k]`` holds the first ``k`` players of permutation ``p``; permutations come in
-    pairs (a permutation and its reverse), which lowers the variance of the estimate without
-    bias. The same seed gives the same permutations.
+    Returns
+    -------
+    ndarray of int of shape (P, M)
+        ``positions[p, j]`` is the position (0 to M - 1) of player ``j`` in permutation ``p``.
+        The same generator state gives the same permutations.
     """
-    rng = np.random.default_rng(seed)
-    half = n_permutations // 2
-    perms = np.array([rng.permutation(n_players) for _ in range(half)], dtype=np.int64)
-    perms = np.concatenate([perms, perms[:, ::-1]], axis=0)
-    masks = np.zeros((len(perms), n_players + 1, n_players), dtype=bool)
-    for k in range(1, n_players + 1):
-        masks[:, k, :] = masks[:, k - 1, :]
-        masks[np.arange(len(perms)), k, perms[:, k - 1]] = True
-    return masks
+    # The ranks of i.i.d. uniforms are a uniformly random permutation, drawn in one call.
+    order = np.argsort(rng.random((n_permutations, n_players)), axis=1)
+    return np.argsort(order, axis=1).astype(np.intp)
+
+
+def stratified_rows(n_rows: int, n_draws: int, rng: np.random.Generator) -> IntArray:
+    """Which row each of ``n_draws`` draws uses, every row used as equally often as possible.
+
+    Draw ``p`` uses row ``order[p % n_rows]`` of a seeded random order, so each row is used
+    ``n_draws // n_rows`` or one more times. A mean over rows then has no between-row sampling
+    error: only the variation within each row's draws remains.
+    """
+    order = rng.permutation(n_rows)
+    return order[np.arange(n_draws) % n_rows].astype(np.intp)
