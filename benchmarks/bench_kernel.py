@@ -88,6 +88,8 @@ def plot(result: dict, path: Path) -> None:
            ylabel="max |error| vs exact (median over seeds)")  # fmt: skip
     ax.xaxis.set_minor_formatter(NullFormatter())  # log-scale minor labels overlap
     ax.yaxis.set_minor_formatter(NullFormatter())
+    ticks = [t for t in (2, 3, 5, 10, 20, 30, 50, 100, 200) if t <= 1.5 * ax.get_xlim()[1]]
+    ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.set_title(f"MLP, {result['features']} raw columns, one lead (errors < {FLOOR:g} drawn at it)",
                  fontsize=9)  # fmt: skip
     ax.legend(fontsize=7)
