@@ -1,24 +1,28 @@
 """Exact TreeSHAP for tree ensembles.
 
-Two games, both exact:
+Two computations, both exact and both by explainscore's own compiled core (``attribution.tree``)
+with the raw columns as the players (the transformed columns a raw column produced, such as a
+one-hot block, are one player):
 
 * In the model's native space (log-odds for boosted classifiers, probability for forests, raw
   for regressors): the **path-dependent** game of Lundberg et al. (2020), where an absent
   feature is integrated out using the training cover recorded in the trees. No background
-  data is needed. Computed by explainscore's own core (``attribution.tree``) with the raw
-  columns as the players: the transformed columns a raw column produced (a one-hot block) are
-  one player, so the values are the exact Shapley values of the raw-column game. Models the
-  core cannot compile fall back to shap, per transformed column, summed per raw column.
-* In probability space for boosted classifiers: the **interventional** game on the background
-  rows, v(S) = mean_b sigmoid(margin(x_S, b_~S)), which is the only way the probability of a
-  boosted model decomposes exactly.
+  data is needed (:class:`~.tree.TreeShapCore`).
+* In probability space for boosted binary classifiers: **interventional** values on the
+  background rows (:class:`~.tree.InterventionalTreeCore`), as shap's interventional
+  ``TreeExplainer`` with ``model_output="probability"`` defines them. For each background row
+  ``b`` the exact Shapley values of the margin game ``m_b(S) = margin(x_S, b_~S)`` are rescaled
+  by ``(p(x) - p(b)) / (m(x) - m(b))`` and then averaged. They add up exactly,
+  ``mean_b p(b) + sum(phi) = p(x)``, but they are *not* the Shapley values of the probability
+  game ``v(S) = mean_b sigmoid(margin(x_S, b_~S))`` (``method="kernel"`` computes those).
 
-In probability space (shap's interventional TreeExplainer) values are computed per
-transformed column and summed per raw column (see ``groups``).
+Models the core cannot compile fall back to shap, per transformed column, summed per raw
+column.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -28,9 +32,16 @@ from ..exceptions import UnsupportedModelError
 from ._base import Attribution, Attributor, ExplainContext
 from ._fold import fold_to_players
 from ._tree_support import is_averaging_ensemble
-from .tree import TreeShapCore, can_compile, compile_ensemble
+from .tree import InterventionalTreeCore, TreeShapCore, can_compile, compile_ensemble
 
 __all__ = ["TreeAttributor"]
+
+_PROBABILITY_GAME = (
+    "interventional tree values in probability on the background rows: per background row, "
+    "the exact Shapley values of the margin game over the raw columns, rescaled by the row's "
+    "probability difference over its margin difference and averaged (adds up to the "
+    "probability exactly; not the Shapley value of the probability game)"
+)
 
 
 class TreeAttributor(Attributor):
@@ -39,6 +50,7 @@ class TreeAttributor(Attributor):
     name = "tree"
 
     _core: TreeShapCore | None = None
+    _interventional: InterventionalTreeCore | None = None
 
     def __init__(self, context: ExplainContext) -> None:
         shap = import_optional("shap", extra="shap", purpose="method='tree'")
@@ -47,14 +59,21 @@ class TreeAttributor(Attributor):
         averaging = is_averaging_ensemble(est)
         space = context.output_space
         self._negate = False
+        classes = getattr(est, "classes_", None)
+        self._binary = classes is not None and len(classes) == 2
+        # shap reports binary margins (and RF probabilities of boosted models) for class 1.
+        self._target = 1 if context.target_class is None else context.target_class
         if space == "probability" and not averaging:
-            self.game = "interventional game on the background rows, in probability"
-            self._explainer = shap.TreeExplainer(
-                est,
-                data=np.asarray(context.background, dtype=np.float64),
-                feature_perturbation="interventional",
-                model_output="probability",
-            )
+            self.game = _PROBABILITY_GAME
+            self._interventional = self._own_interventional(est, context, self._target)
+            if self._interventional is None:
+                self.game += "; by shap, per transformed column, summed per raw column"
+                self._explainer = shap.TreeExplainer(
+                    est,
+                    data=np.asarray(context.background, dtype=np.float64),
+                    feature_perturbation="interventional",
+                    model_output="probability",
+                )
         elif space == "log_odds" and averaging:
             raise UnsupportedModelError(
                 f"{type(est).__name__} averages leaf probabilities, so its log-odds is not a "
@@ -68,15 +87,16 @@ class TreeAttributor(Attributor):
                 self._explainer = shap.TreeExplainer(
                     est, feature_perturbation="tree_path_dependent"
                 )
-        classes = getattr(est, "classes_", None)
-        self._binary = classes is not None and len(classes) == 2
-        # shap reports binary margins (and RF probabilities of boosted models) for class 1.
-        self._target = 1 if context.target_class is None else context.target_class
 
     @property
     def core(self) -> TreeShapCore | None:
         """explainscore's compiled core, or None when shap computes the values."""
         return self._core
+
+    @property
+    def interventional(self) -> InterventionalTreeCore | None:
+        """explainscore's interventional core (probability space), or None."""
+        return self._interventional
 
     @property
     def mirrored(self) -> bool:
@@ -101,10 +121,60 @@ class TreeAttributor(Attributor):
         budget = int(options.get("memory_budget", 256 * 2**20))
         return TreeShapCore(ensemble, groups=context.groups, output=output, memory_budget=budget)
 
+    @staticmethod
+    def _own_interventional(
+        est: Any, context: ExplainContext, target: int
+    ) -> InterventionalTreeCore | None:
+        """The interventional core in probability space; None to let shap compute."""
+        if not can_compile(est):
+            return None
+        ensemble = compile_ensemble(est)
+        name = type(est).__name__
+        if ensemble.n_outputs != 1 or ensemble.native_space != "margin":
+            raise UnsupportedModelError(
+                f"{name} has {ensemble.n_outputs} class margins joined by a softmax. Tree "
+                "values in probability space exist only for binary classifiers (one logistic "
+                "margin), as in shap. Use output_space='log_odds' (exact, per class margin) "
+                "or method='kernel' (exact Shapley values of the probability game up to 12 "
+                "raw columns)."
+            )
+        try:
+            core = InterventionalTreeCore(
+                ensemble, context.background, groups=context.groups, output_space="probability"
+            )
+        except UnsupportedModelError:
+            # One margin, so the only refusal left is a path through more than 63 distinct
+            # players, which shap's path-walking algorithm handles.
+            return None
+        # The rescaling assumes P(class 1) = sigmoid(margin); a custom link or loss (such as
+        # GradientBoosting's loss="exponential") would not add up to the probability.
+        p1 = core.predict(context.background)
+        with warnings.catch_warnings():
+            # The background is a plain matrix; a model fitted on a frame says so, harmlessly.
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            expected = np.asarray(context.value_function(context.background), dtype=np.float64)
+        explained = p1 if target == 1 else 1.0 - p1
+        if not np.allclose(explained, expected, rtol=0, atol=1e-5):
+            raise UnsupportedModelError(
+                f"{name}'s predict_proba is not the logistic of its summed tree margin, so "
+                "its tree values cannot add up to the probability. Use "
+                "output_space='log_odds', or method='kernel' for the probability."
+            )
+        return core
+
     def attribute(self, X: np.ndarray[Any, Any]) -> Attribution:
         ctx = self._context
         if self._core is not None:
             return self._attribute_core(self._core, X)
+        if self._interventional is not None:
+            values = self._interventional.shap_values(np.asarray(X, dtype=np.float64))
+            base = self._interventional.expected_value
+            if self._binary and self._target == 0:
+                # The core explains P(class 1); P(class 0) = 1 - P(class 1) mirrors it.
+                values, base = -values, 1.0 - base
+            return Attribution(
+                values=values, base_values=np.full(len(values), base, dtype=np.float64), exact=True
+            )
         raw = self._explainer.shap_values(np.asarray(X, dtype=np.float64), check_additivity=False)
         values = np.asarray(raw, dtype=np.float64)
         expected = np.atleast_1d(np.asarray(self._explainer.expected_value, dtype=np.float64))

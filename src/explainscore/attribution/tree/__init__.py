@@ -4,16 +4,22 @@
   :class:`TreeEnsemble` (flat arrays) that reproduces the library's raw output.
 * :func:`path_dependent_shap` / :class:`TreeShapCore` compute exact Shapley values of the
   path-dependent tree game (Lundberg et al., 2020), optionally over groups of columns.
+* :class:`InterventionalTreeCore` computes exact interventional values against background
+  rows: the Shapley values of the margin game averaged over the rows, or shap's rescaled
+  per-row values in probability space (which add up to the probability).
 """
 
 from ._compile import can_compile, compile_ensemble
 from ._ensemble import TreeEnsemble
+from ._interventional import InterventionalTreeCore, interventional_shap
 from ._shap import TreeShapCore, path_dependent_shap
 
 __all__ = [
+    "InterventionalTreeCore",
     "TreeEnsemble",
     "TreeShapCore",
     "can_compile",
     "compile_ensemble",
+    "interventional_shap",
     "path_dependent_shap",
 ]
