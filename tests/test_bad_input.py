@@ -159,6 +159,16 @@ def test_prefit_model_without_background(xgb_model, leads_numeric) -> None:
             {"target_class": 7},
             "The 'target_class' parameter of ExplainedModel must be one of the model's classes",
         ),
+        (
+            {"method_options": {"n_samples": 100}},
+            "The 'method_options' parameter of ExplainedModel has option(s) 'n_samples' that "
+            "method='tree' does not take. It takes: 'memory_budget'.",
+        ),
+        (
+            {"method": "kernel", "method_options": {"n_sample": 100}},
+            "option(s) 'n_sample' that method='kernel' does not take. It takes: 'estimator', "
+            "'n_samples'",
+        ),
     ],
 )
 def test_parameter_messages(params, message, xgb_model, leads_numeric) -> None:

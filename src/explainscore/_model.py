@@ -169,8 +169,11 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
     review_queue : ReviewQueue, optional
         Where flagged explanations are queued for a reviewer.
     method_options : mapping, optional
-        Options passed to the method, such as ``{"max_exact_players": 12}`` or
-        ``{"n_samples": 2000}``.
+        Options of the method in use; a key the method does not read raises
+        ``ParameterError``. ``tree``: ``memory_budget`` (bytes for precomputed tables);
+        ``linear``: ``max_exact_players``; ``kernel``: ``estimator`` ("auto", "exact",
+        "sampling"), ``n_samples``, ``n_permutations``, ``max_exact_players``,
+        ``memory_budget``; ``lime``: ``num_samples``.
     random_state : int, default=0
         Seed for background sampling and sampling methods.
 
@@ -396,6 +399,14 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         kind = inspect_model(structure.estimator)
         target_index = _target_index(kind, self.target_class)
         backend = self._select_backend(structure)
+        unknown = sorted(set(self.method_options or {}) - set(backend.options))
+        if unknown:
+            takes = ", ".join(repr(o) for o in backend.options) or "none"
+            raise ParameterError(
+                f"The 'method_options' parameter of ExplainedModel has option(s) "
+                f"{', '.join(repr(str(u)) for u in unknown)} that method={backend.name!r} does "
+                f"not take. It takes: {takes}."
+            )
         est_for_backend = structure.estimator if backend.input_space == "model" else model
         space: OutputSpace = (
             backend.native_space(structure.estimator, kind)

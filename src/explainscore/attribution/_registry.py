@@ -38,6 +38,8 @@ class Backend:
         ``native_space(estimator, kind) -> OutputSpace``: the default output space.
     module, factory : str
         Where the attributor class lives; imported only when the backend is used.
+    options : tuple of str
+        The ``method_options`` keys it reads; any other key is refused.
     auto : bool
         Whether ``method="auto"`` may choose it.
     """
@@ -48,6 +50,7 @@ class Backend:
     native_space: Callable[[Any, ModelKind], OutputSpace]
     module: str
     factory: str
+    options: tuple[str, ...] = ()
     auto: bool = True
 
     def build(self, context: ExplainContext) -> Attributor:
@@ -95,10 +98,32 @@ def _supports_anything(estimator: Any) -> bool:
 
 #: The backends, in the order ``method="auto"`` tries them.
 BACKENDS: tuple[Backend, ...] = (
-    Backend("tree", "model", _supports_tree, _tree_native, "._tree", "TreeAttributor"),
-    Backend("linear", "model", _supports_linear, _margin_or_raw, "._linear", "LinearAttributor"),
     Backend(
-        "kernel", "raw", _supports_anything, _probability_or_raw, "._kernel", "KernelAttributor"
+        "tree",
+        "model",
+        _supports_tree,
+        _tree_native,
+        "._tree",
+        "TreeAttributor",
+        options=("memory_budget",),
+    ),
+    Backend(
+        "linear",
+        "model",
+        _supports_linear,
+        _margin_or_raw,
+        "._linear",
+        "LinearAttributor",
+        options=("max_exact_players",),
+    ),
+    Backend(
+        "kernel",
+        "raw",
+        _supports_anything,
+        _probability_or_raw,
+        "._kernel",
+        "KernelAttributor",
+        options=("estimator", "n_samples", "n_permutations", "max_exact_players", "memory_budget"),
     ),
     Backend(
         "lime",
@@ -107,6 +132,7 @@ BACKENDS: tuple[Backend, ...] = (
         _probability_or_raw,
         "._lime",
         "LimeAttributor",
+        options=("num_samples",),
         auto=False,
     ),
 )
