@@ -58,8 +58,8 @@ from numba import njit, prange
 from ...exceptions import InputError, ParameterError, UnsupportedModelError
 from ._decision import goes_left
 from ._ensemble import TreeEnsemble
-from ._plan_kernels import layout_trees, trailing_zeros
-from ._shap import _check_groups, _internal_first, _max_threads
+from ._plan_kernels import trailing_zeros
+from ._shap import _check_groups, _max_threads, tree_layout
 
 __all__ = ["InterventionalTreeCore", "interventional_shap"]
 
@@ -646,42 +646,22 @@ class InterventionalTreeCore:
         self.output = int(output)
         self.output_space: Literal["margin", "probability"] = space
         player, self.n_players = _check_groups(groups, ensemble.n_features)
-        trees = np.flatnonzero(
-            (ensemble.tree_output == self.output) | (ensemble.tree_output < 0)
-        ).astype(np.int64)
-        (src, p_left, p_right, p_parent, p_slot, p_ud, p_ratio, tree_node_start) = layout_trees(
-            ensemble.left, ensemble.right, ensemble.feature, ensemble.cover,
-            ensemble.tree_start, trees, player,
-        )  # fmt: skip
-        (src, p_left, p_right, p_parent, p_slot, p_ud, _), tree_internal = _internal_first(
-            src, p_left, p_right, p_parent, p_slot, p_ud, p_ratio, tree_node_start
-        )
-        is_internal = p_left >= 0
-        feat = np.where(is_internal, ensemble.feature[src], 0).astype(np.int32)
-        p_player = np.where(is_internal, player[feat], -1).astype(np.int32)
-        p_value = np.ascontiguousarray(ensemble.value[src, self.output])
-        leaves = np.flatnonzero(~is_internal).astype(np.int32)
-        leaf_d = np.ascontiguousarray(p_ud[leaves])
+        lay = tree_layout(ensemble, self.output, player)
+        p_left, p_right, p_parent, p_slot = lay.p_left, lay.p_right, lay.p_parent, lay.p_slot
+        p_player, p_value, leaves, leaf_d = lay.p_player, lay.p_value, lay.leaves, lay.leaf_d
+        tree_node_start, tree_internal = lay.tree_node_start, lay.tree_internal
         self.max_path_players = int(leaf_d.max()) if leaf_d.size else 0
         if self.max_path_players > MAX_SLOTS:
             raise UnsupportedModelError(
                 f"{ensemble.source} has a path through {self.max_path_players} distinct "
                 f"players; the interventional tree core handles at most {MAX_SLOTS}."
             )
-        tree_of_leaf = np.searchsorted(tree_node_start, leaves, side="right") - 1
-        tree_leaf_start = np.searchsorted(tree_of_leaf, np.arange(len(trees) + 1)).astype(np.int64)
+        tree_leaf_start = lay.tree_leaf_start
         leaf_slot, slot_player = _leaf_slots(leaves, leaf_d, p_parent, p_slot, p_player)
         counts = np.diff(tree_node_start)
         self._max_nodes = int(counts.max()) if counts.size else 1
         self._max_d = self.max_path_players
-        node_arrays = (
-            feat,
-            np.ascontiguousarray(ensemble.threshold[src]),
-            np.ascontiguousarray(ensemble.flags[src]),
-            np.ascontiguousarray(ensemble.cat_start[src]),
-            np.ascontiguousarray(ensemble.cat_len[src]),
-            ensemble.cat_words,
-        )
+        node_arrays = lay.node_arrays
         weighted = space == "probability"
         (leaf_group_start, leaf_and, group_mask, group_na, group_count, group_first, members) = (
             _build_groups(

@@ -24,6 +24,7 @@ O(d * |A|) per leaf, so the result never depends on the budget beyond rounding.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numba
@@ -122,6 +123,74 @@ def _internal_first(
     return arrays, tree_internal.astype(np.int64)
 
 
+@dataclass(frozen=True)
+class TreeLayout:
+    """One output's trees in the kernels' layout: preorder with each tree's internal nodes
+    first, node links and path slots, leaves and their path depth (distinct players)."""
+
+    trees: npt.NDArray[np.int64]
+    src: Any
+    p_left: Any
+    p_right: Any
+    p_parent: Any
+    p_slot: Any
+    p_ud: Any
+    p_ratio: Any
+    tree_node_start: Any
+    tree_internal: npt.NDArray[np.int64]
+    p_player: Any
+    p_value: Any
+    leaves: Any
+    leaf_d: Any
+    tree_leaf_start: npt.NDArray[np.int64]
+    #: Feature, threshold, flags and categorical arrays per node, as the decision reads them.
+    node_arrays: tuple[Any, Any, Any, Any, Any, Any]
+
+
+def tree_layout(ensemble: TreeEnsemble, output: int, player: Any) -> TreeLayout:
+    """Lay out the trees of ``output`` (and those shared by every output) for the kernels;
+    ``player`` maps each model column to its player."""
+    trees = np.flatnonzero((ensemble.tree_output == output) | (ensemble.tree_output < 0)).astype(
+        np.int64
+    )
+    (src, p_left, p_right, p_parent, p_slot, p_ud, p_ratio, tree_node_start) = layout_trees(
+        ensemble.left, ensemble.right, ensemble.feature, ensemble.cover,
+        ensemble.tree_start, trees, player,
+    )  # fmt: skip
+    (src, p_left, p_right, p_parent, p_slot, p_ud, p_ratio), tree_internal = _internal_first(
+        src, p_left, p_right, p_parent, p_slot, p_ud, p_ratio, tree_node_start
+    )
+    is_internal = p_left >= 0
+    feat = np.where(is_internal, ensemble.feature[src], 0).astype(np.int32)
+    leaves = np.flatnonzero(~is_internal).astype(np.int32)
+    tree_of_leaf = np.searchsorted(tree_node_start, leaves, side="right") - 1
+    return TreeLayout(
+        trees=trees,
+        src=src,
+        p_left=p_left,
+        p_right=p_right,
+        p_parent=p_parent,
+        p_slot=p_slot,
+        p_ud=p_ud,
+        p_ratio=p_ratio,
+        tree_node_start=tree_node_start,
+        tree_internal=tree_internal,
+        p_player=np.where(is_internal, player[feat], -1).astype(np.int32),
+        p_value=np.ascontiguousarray(ensemble.value[src, output]),
+        leaves=leaves,
+        leaf_d=np.ascontiguousarray(p_ud[leaves]),
+        tree_leaf_start=np.searchsorted(tree_of_leaf, np.arange(len(trees) + 1)).astype(np.int64),
+        node_arrays=(
+            feat,
+            np.ascontiguousarray(ensemble.threshold[src]),
+            np.ascontiguousarray(ensemble.flags[src]),
+            np.ascontiguousarray(ensemble.cat_start[src]),
+            np.ascontiguousarray(ensemble.cat_len[src]),
+            ensemble.cat_words,
+        ),
+    )
+
+
 class TreeShapCore:
     """Precomputed exact path-dependent TreeSHAP for one ensemble, output and grouping.
 
@@ -169,24 +238,11 @@ class TreeShapCore:
         self.ensemble = ensemble
         self.output = int(output)
         player, self.n_players = _check_groups(groups, ensemble.n_features)
-        trees = np.flatnonzero(
-            (ensemble.tree_output == self.output) | (ensemble.tree_output < 0)
-        ).astype(np.int64)
-        (src, p_left, p_right, p_parent, p_slot, p_ud, p_ratio, tree_node_start) = layout_trees(
-            ensemble.left, ensemble.right, ensemble.feature, ensemble.cover,
-            ensemble.tree_start, trees, player,
-        )  # fmt: skip
-        (src, p_left, p_right, p_parent, p_slot, p_ud, p_ratio), tree_internal = _internal_first(
-            src, p_left, p_right, p_parent, p_slot, p_ud, p_ratio, tree_node_start
-        )
-        is_internal = p_left >= 0
-        feat = np.where(is_internal, ensemble.feature[src], 0).astype(np.int32)
-        p_player = np.where(is_internal, player[feat], -1).astype(np.int32)
-        p_value = np.ascontiguousarray(ensemble.value[src, self.output])
-        leaves = np.flatnonzero(~is_internal).astype(np.int32)
-        leaf_d = p_ud[leaves]
-        tree_of_leaf = np.searchsorted(tree_node_start, leaves, side="right") - 1
-        tree_leaf_start = np.searchsorted(tree_of_leaf, np.arange(len(trees) + 1)).astype(np.int64)
+        lay = tree_layout(ensemble, self.output, player)
+        p_left, p_right, p_parent, p_slot = lay.p_left, lay.p_right, lay.p_parent, lay.p_slot
+        p_ratio, p_player, p_value = lay.p_ratio, lay.p_player, lay.p_value
+        tree_node_start, tree_internal = lay.tree_node_start, lay.tree_internal
+        leaves, leaf_d, tree_leaf_start = lay.leaves, lay.leaf_d, lay.tree_leaf_start
         max_d = int(leaf_d.max()) if leaf_d.size else 0
         self.max_path_players = max_d
         # Fail masks are one 64-bit word: deeper paths use the path-walking kernels.
@@ -213,14 +269,7 @@ class TreeShapCore:
         self.n_value_leaves = int(val.sum())
         self.n_table_leaves = int(sub.sum())
         self.n_direct_leaves = int(leaves.shape[0] - self.n_table_leaves)
-        node_arrays = (
-            feat,
-            np.ascontiguousarray(ensemble.threshold[src]),
-            np.ascontiguousarray(ensemble.flags[src]),
-            np.ascontiguousarray(ensemble.cat_start[src]),
-            np.ascontiguousarray(ensemble.cat_len[src]),
-            ensemble.cat_words,
-        )
+        node_arrays = lay.node_arrays
         if self._masks:
             keep = leaf_keep(leaves, tree_leaf_start, p_parent, p_slot)
             self._plan: tuple[Any, ...] = (
