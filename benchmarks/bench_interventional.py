@@ -36,44 +36,12 @@ import lightgbm as lgb  # noqa: E402
 import numba  # noqa: E402
 import shap  # noqa: E402
 import xgboost as xgb  # noqa: E402
+from _timing import best_time, latencies, make_data  # noqa: E402
 
 from explainscore.attribution.tree import InterventionalTreeCore, compile_ensemble  # noqa: E402
 
-N_FEATURES = 40
 N_BACKGROUND = 100
 N_LEADS = 1_000
-
-
-def make_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The synthetic leads of ``bench_tree.py`` (same seed, same columns, 2% NaN)."""
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, N_FEATURES))
-    score = X[:, :8] @ rng.normal(size=8) + X[:, 8] * X[:, 9] + np.abs(X[:, 10])
-    y = (score + rng.normal(size=n) > np.median(score)).astype(int)
-    X[rng.random(size=X.shape) < 0.02] = np.nan
-    return X, y
-
-
-def best_time(fn: Callable[[], Any], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
-def latencies(fn: Callable[[np.ndarray], Any], X: np.ndarray, reps: int) -> dict[str, float]:
-    for i in range(min(5, reps)):
-        fn(X[i : i + 1])
-    times = []
-    for i in range(reps):
-        row = X[i % X.shape[0] : i % X.shape[0] + 1]
-        t = time.perf_counter()
-        fn(row)
-        times.append(time.perf_counter() - t)
-    arr = np.asarray(times) * 1e3
-    return {"p50_ms": float(np.percentile(arr, 50)), "p99_ms": float(np.percentile(arr, 99))}
 
 
 def shap_fn(model: Any, bg: np.ndarray, space: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -108,7 +76,7 @@ def bench_model(
         r["precompute_bytes"] = core.nbytes
         r["groups_per_leaf"] = core.n_groups / int((ens.left < 0).sum())
         core.shap_values(leads[:100], n_threads=2)  # compile before timing
-        r["ours_single"] = latencies(core.shap_values, X, reps_single)
+        r["ours_single"] = latencies(core.shap_values, X, reps_single, unit="ms")
         t1 = best_time(lambda: core.shap_values(leads), repeats)  # noqa: B023
         t2 = best_time(lambda: core.shap_values(leads, n_threads=2), repeats)  # noqa: B023
         r["ours_1000_s_1t"] = t1
@@ -116,7 +84,7 @@ def bench_model(
         values, output = core.values_and_output(leads)
         r["efficiency_max_err"] = float(np.abs(core.expected_value + values.sum(1) - output).max())
         run_shap = shap_fn(model, bg, shap_space)
-        r["shap_single"] = latencies(run_shap, X, 5 if quick else 20)
+        r["shap_single"] = latencies(run_shap, X, 5 if quick else 20, unit="ms")
         t = time.perf_counter()
         ref = run_shap(leads[:n_shap])
         r["shap_1000_s"] = (time.perf_counter() - t) * N_LEADS / n_shap

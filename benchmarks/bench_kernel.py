@@ -32,18 +32,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from _timing import best_time
 
 RESULTS = Path(__file__).parent / "results"
 FLOOR = 1e-5  # errors below this (shap at 4096 without l1_reg enumerates every coalition)
-
-
-def _best(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def _seeded_runs(
@@ -60,7 +52,7 @@ def _seeded_runs(
         values = run(seed)
         times.append(time.perf_counter() - t)
         errors.append(float(np.max(np.abs(values - exact))))
-    times.append(_best(lambda: run(0), repeats))
+    times.append(best_time(lambda: run(0), repeats))
     return 1000 * min(times), float(np.median(errors)), errors
 
 
@@ -128,7 +120,7 @@ def main() -> None:
 
     em = ExplainedModel(model, background=bg, n_background=n_bg)
     em.explain(lead)  # build once (schema, probes), as a service would at start-up
-    t_exact = _best(lambda: em.explain(lead), repeats)
+    t_exact = best_time(lambda: em.explain(lead), repeats)
     exact_batch = em.explain(lead)
     exact = exact_batch.attributions[0]
     efficiency_error = float(
@@ -189,14 +181,14 @@ def main() -> None:
         )  # fmt: skip
 
     perm = shap.PermutationExplainer(f, shap.maskers.Independent(bg, max_samples=n_bg))
-    t_perm = _best(lambda: perm(lead, max_evals=2 * m * n_bg + 1, silent=True), 1)
+    t_perm = best_time(lambda: perm(lead, max_evals=2 * m * n_bg + 1, silent=True), 1)
     t_lime = float("nan")
     try:
         from lime.lime_tabular import LimeTabularExplainer
 
         lime = LimeTabularExplainer(bg, mode="regression", discretize_continuous=False,
                                     random_state=0)  # fmt: skip
-        t_lime = _best(
+        t_lime = best_time(
             lambda: lime.explain_instance(lead[0], f, num_features=m, num_samples=5000),
             max(1, repeats // 2),
         )

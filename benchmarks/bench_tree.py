@@ -37,43 +37,12 @@ import lightgbm as lgb  # noqa: E402
 import numba  # noqa: E402
 import shap  # noqa: E402
 import xgboost as xgb  # noqa: E402
+from _timing import N_FEATURES, best_time, latencies, make_data  # noqa: E402, F401 - re-exported
 from sklearn.ensemble import RandomForestClassifier  # noqa: E402
 
 from explainscore.attribution.tree import TreeShapCore, compile_ensemble  # noqa: E402
 
-N_FEATURES = 40
 BATCH = 10_000
-
-
-def make_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, N_FEATURES))
-    score = X[:, :8] @ rng.normal(size=8) + X[:, 8] * X[:, 9] + np.abs(X[:, 10])
-    y = (score + rng.normal(size=n) > np.median(score)).astype(int)
-    X[rng.random(size=X.shape) < 0.02] = np.nan  # a few missing values, as leads have
-    return X, y
-
-
-def best_time(fn: Callable[[], Any], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
-def latencies(fn: Callable[[np.ndarray], Any], X: np.ndarray, reps: int) -> dict[str, float]:
-    for i in range(min(5, reps)):
-        fn(X[i : i + 1])
-    times = []
-    for i in range(reps):
-        row = X[i % X.shape[0] : i % X.shape[0] + 1]
-        t = time.perf_counter()
-        fn(row)
-        times.append(time.perf_counter() - t)
-    arr = np.asarray(times) * 1e6
-    return {"p50_us": float(np.percentile(arr, 50)), "p99_us": float(np.percentile(arr, 99))}
 
 
 def shap_explainer(model: Any) -> Any:
