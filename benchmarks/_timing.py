@@ -6,6 +6,8 @@ runs); not part of the package.
 
 from __future__ import annotations
 
+import os
+import platform
 import time
 from collections.abc import Callable
 from typing import Any
@@ -53,3 +55,23 @@ def latencies(
         f"p50_{unit}": float(np.percentile(arr, 50)),
         f"p99_{unit}": float(np.percentile(arr, 99)),
     }
+
+
+def run_meta(script: str, quick: bool) -> dict[str, Any]:
+    """Command, date, machine and library versions of a tree benchmark run."""
+    import lightgbm
+    import numba
+    import shap
+    import xgboost
+
+    return {
+        "command": f"python benchmarks/{script}" + (" --quick" if quick else ""),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "repeats": 2 if quick else 3,
+        "versions": {
+            "numba": numba.__version__, "shap": shap.__version__, "xgboost": xgboost.__version__,
+            "lightgbm": lightgbm.__version__, "numpy": np.__version__,
+        },
+    }  # fmt: skip

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 import warnings
@@ -36,7 +34,7 @@ import lightgbm as lgb  # noqa: E402
 import numba  # noqa: E402
 import shap  # noqa: E402
 import xgboost as xgb  # noqa: E402
-from _timing import best_time, latencies, make_data  # noqa: E402
+from _timing import best_time, latencies, make_data, run_meta  # noqa: E402
 
 from explainscore.attribution.tree import InterventionalTreeCore, compile_ensemble  # noqa: E402
 
@@ -157,17 +155,7 @@ def main() -> None:
     m_lgb = lgb.LGBMClassifier(n_estimators=300, num_leaves=63, verbose=-1, n_jobs=1)
     m_lgb.fit(Xtr, ytr)
     results.append(bench_model("LightGBM 300 trees, 63 leaves", m_lgb, Xte, bg, args.quick))
-    meta = {
-        "command": "python benchmarks/bench_interventional.py" + (" --quick" if args.quick else ""),
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "repeats": 2 if args.quick else 3,
-        "versions": {
-            "numba": numba.__version__, "shap": shap.__version__, "xgboost": xgb.__version__,
-            "lightgbm": lgb.__version__, "numpy": np.__version__,
-        },
-    }  # fmt: skip
+    meta = run_meta("bench_interventional.py", args.quick)
     out_dir = ROOT / "benchmarks" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "interventional.json").write_text(

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ import lightgbm as lgb  # noqa: E402
 import numba  # noqa: E402
 import shap  # noqa: E402
 import xgboost as xgb  # noqa: E402
-from _timing import N_FEATURES, best_time, latencies, make_data  # noqa: E402, F401 - re-exported
+from _timing import N_FEATURES, best_time, latencies, make_data, run_meta  # noqa: E402, F401 - re-exported
 from sklearn.ensemble import RandomForestClassifier  # noqa: E402
 
 from explainscore.attribution.tree import TreeShapCore, compile_ensemble  # noqa: E402
@@ -318,17 +317,7 @@ def main() -> None:
     m_rf = RandomForestClassifier(100, max_depth=10, random_state=0, n_jobs=2).fit(Xtr, ytr)
     results.append(bench_model("RandomForest 100 trees, depth 10", m_rf, Xte, None, args.quick))
     cold = cold_start()
-    meta = {
-        "command": "python benchmarks/bench_tree.py" + (" --quick" if args.quick else ""),
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "repeats": 2 if args.quick else 3,
-        "versions": {
-            "numba": numba.__version__, "shap": shap.__version__, "xgboost": xgb.__version__,
-            "lightgbm": lgb.__version__, "numpy": np.__version__,
-        },
-    }  # fmt: skip
+    meta = run_meta("bench_tree.py", args.quick)
     out_dir = ROOT / "benchmarks" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "tree.json").write_text(
