@@ -27,6 +27,7 @@ from ._output import ModelKind, OutputFn, inspect_model, output_function
 from ._params import check_choice, check_int, param_error
 from ._pipeline import ModelStructure, decompose
 from ._records import Explanations, LeadExplanation, NextBestAction, rejected_rows
+from ._row_encoder import plain_cell
 from .attribution._base import Attributor, ExplainContext, OutputSpace
 from .attribution._registry import BACKENDS, Backend, get_backend, method_names
 from .exceptions import (
@@ -630,7 +631,7 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             receipts = self.audit_log.record_explanations(
                 list(batch),
                 inputs=[
-                    {str(k): _cell(v) for k, v in row.items() if str(k) not in batch.hidden}
+                    {str(k): plain_cell(v) for k, v in row.items() if str(k) not in batch.hidden}
                     for _, row in batch.data.iterrows()
                 ],
                 lead_ids=lead_ids,
@@ -741,7 +742,7 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         _check_efficiency(result.values, result.base_values, outputs, engine.tolerance)
         names = [str(n) for n in self.feature_names_in_]
         writer = engine.writer
-        rows = [[_cell(v) for v in r] for r in frame.to_numpy(dtype=object)]
+        rows = [[plain_cell(v) for v in r] for r in frame.to_numpy(dtype=object)]
         actions: list[NextBestAction | None] = [None] * len(frame)
         if writer.config.next_best_action != "off":
             schema = engine.schema
@@ -1058,10 +1059,4 @@ def _target_label(engine: _Engine) -> Any:
     """The explained class's label (a plain scalar), or None for regressors."""
     if engine.target_index is None or engine.kind.classes is None:
         return None
-    return _cell(engine.kind.classes[engine.target_index])
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+    return plain_cell(engine.kind.classes[engine.target_index])

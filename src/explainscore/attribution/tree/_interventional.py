@@ -121,37 +121,6 @@ def _slope(mx: float, mb: float, sb: float) -> float:
 
 
 @njit(cache=True, nogil=True)
-def _margins(R: Any, out: Any, base: float, walk: Any) -> None:
-    """``out[i]``: the explained output's margin of row ``R[i]`` (rows x features), summed in
-    the same order as ``TreeEnsemble.predict_raw``, so the floats are the same. ``walk`` is
-    the node arrays, children, node values and tree starts."""
-    (
-        p_feature,
-        p_threshold,
-        p_flags,
-        p_cat_start,
-        p_cat_len,
-        cat_words,
-        p_left,
-        p_right,
-        p_value,
-        tree_node_start,
-    ) = walk
-    for i in range(R.shape[0]):
-        m = base
-        for t in range(tree_node_start.shape[0] - 1):
-            node = tree_node_start[t]
-            while p_left[node] >= 0:
-                x = R[i, p_feature[node]]
-                if goes_left(x, node, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words):
-                    node = p_left[node]
-                else:
-                    node = p_right[node]
-            m += p_value[node]
-        out[i] = m
-
-
-@njit(cache=True, nogil=True)
 def _tree_fail_masks(
     R: Any,
     t: int,
@@ -690,9 +659,8 @@ class InterventionalTreeCore:
             _shapley_table(max(self._max_d, 1)),
         )  # fmt: skip
         self._offset = float(ensemble.base_offset[self.output])
-        self._walk = (*node_arrays, p_left, p_right, p_value, tree_node_start)
-        margins = np.empty(self.n_background, dtype=np.float64)
-        _margins(bg, margins, self._offset, self._walk)
+        # The ensemble's own predict: the same trees, in the same order, as the plan holds.
+        margins = np.ascontiguousarray(ensemble.predict_raw(bg)[:, self.output])
         self.background_margins = margins
         self._bg_sigmoid = _sigmoid_array(margins)
         self._weighted = weighted
@@ -765,9 +733,7 @@ class InterventionalTreeCore:
         -------
         ndarray of float64 of shape (n_rows,)
         """
-        rows = self.ensemble.prepare_input(X)
-        margins = np.empty(rows.shape[0], dtype=np.float64)
-        _margins(rows, margins, self._offset, self._walk)
+        margins = self.ensemble.predict_raw(X)[:, self.output]
         return _sigmoid_array(margins) if self._weighted else margins
 
 
