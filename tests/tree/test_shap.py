@@ -188,6 +188,23 @@ def test_row_and_block_kernels_are_bitwise_identical() -> None:
     assert np.array_equal(core.shap_values(X, n_threads=2), batch)
 
 
+def test_row_kernel_is_bitwise_the_block_kernel_for_every_leaf_kind() -> None:
+    # The single-row kernel is compiled apart when no leaf lacks a table; both variants must
+    # add the same floats in the same order as the block kernel.
+    X, _, y = make_data(34, n=800, p=8, nan_rate=0.05)
+    model = lgb.LGBMRegressor(n_estimators=12, num_leaves=40, verbose=-1, n_jobs=1).fit(X, y)
+    ens = compile_ensemble(model)
+    full = TreeShapCore(ens)
+    for budget in (full.nbytes, full.nbytes // 3, 0):
+        core = TreeShapCore(ens, memory_budget=budget)
+        batch = core.shap_values(X[:64])
+        for i in range(0, 64, 9):
+            values, output = core.values_and_output(X[i : i + 1])
+            assert np.array_equal(values[0], batch[i])
+            np.testing.assert_allclose(output, ens.predict_raw(X[i : i + 1])[:, 0], atol=1e-12)
+    assert full.n_direct_leaves == 0 and core.n_table_leaves == 0
+
+
 def test_group_values_sum_column_values_only_when_blocks_never_share_a_path() -> None:
     # Grouped values are not the sum of column values in general, but they must add up.
     model, X, _ = get_case("xgb-reg")

@@ -43,27 +43,24 @@ KIND_DIRECT = 0
 KIND_SUBSETS = 1
 KIND_VALUES = 2
 
+#: Unsigned index cast (see ``mask_rows``).
+_U = np.uint64
+
 
 @njit(cache=True, nogil=True, inline="always")
-def _table_leaf_into(
-    a: int, d: int, sub: int, so: int, subsets: Any, slot_z: Any, r: Any, j: int
-) -> None:
-    """Add one table leaf's slot values for agree mask ``a`` to ``r[:d, j]`` from its subset
-    table (one row touches few entries, and the subset tables are the smaller)."""
-    # Every slot the row contradicts gets the same value (see ``disagree_value``), so it is
-    # computed once; the agreeing slots each take one more lookup.
+def _table_slots(a: Any, d: Any, fm: Any, sub: Any, so: Any, subsets: Any, slot_z: Any, r: Any) -> None:
+    """Add a table leaf's ``d`` slot values for agree mask ``a`` (fail mask ``fm``) to ``r``;
+    unsigned indices throughout (see ``mask_rows``)."""
+    one = _U(1)
     ka = subsets[sub + a]
-    dis = ((1 << d) - 1) & ~a
-    if dis:
-        c = disagree_value(a, dis, ka, sub, so, subsets, slot_z)
-        while dis:
-            r[trailing_zeros(dis), j] += c
-            dis &= dis - 1
-    ag = a
-    while ag:
-        s = trailing_zeros(ag)
-        r[s, j] += (1.0 - slot_z[so + s]) * (ka - subsets[sub + (a ^ (1 << s))])
-        ag &= ag - 1
+    # Every slot the row contradicts gets the same value (``disagree_value``, at the lowest
+    # such slot); when there is none, ``a`` is full and it is not used.
+    s0 = min(_U(trailing_zeros((fm & ((one << d) - one)) | (one << d))), d - one)
+    c = slot_z[so + s0] * (ka - subsets[sub + (a | (one << s0))])
+    for s in range(d):
+        sb = one << _U(s)
+        inside = (1.0 - slot_z[so + _U(s)]) * (ka - subsets[sub + (a ^ sb)])
+        r[_U(s)] += inside if a & sb else c
 
 
 @njit(cache=True, nogil=True)
@@ -87,10 +84,16 @@ def _direct_leaf_into(
 
 
 @njit(cache=True, nogil=True)
-def mask_rows(X: Any, out: Any, reached: Any, plan: Any, max_nodes: int, max_d: int) -> None:
+def mask_rows(
+    X: Any, out: Any, reached: Any, plan: Any, max_nodes: int, max_d: int, direct: Any
+) -> None:
     """Add the Shapley values of every row of ``X`` (rows x features) to ``out``, and the
     value of the leaf each row reaches in each tree to ``reached`` (the prediction, for free:
-    it is the leaf whose fail mask is empty). ``plan`` is ``TreeShapCore``'s arrays."""
+    it is the leaf whose fail mask is empty). ``plan`` is ``TreeShapCore``'s arrays.
+
+    Indices are cast to unsigned: numba then skips its negative-index wraparound test, which
+    on these short loops of gathers cost half the time of a single lead.
+    """
     (
         p_feature,
         p_threshold,
@@ -116,50 +119,64 @@ def mask_rows(X: Any, out: Any, reached: Any, plan: Any, max_nodes: int, max_d: 
         slot_player,
         _tables,
         subsets,
-        weights,
+        _weights,  # passed as ``direct``
     ) = plan
     fail = np.zeros(max_nodes, dtype=np.uint64)
-    r = np.zeros((max_d + 1, 1), dtype=np.float64)
+    r = np.zeros(max_d + 1, dtype=np.float64)
+    r2 = r.reshape((max_d + 1, 1))  # the same memory, as the direct leaves write it
     e = np.empty(max_d + 2, dtype=np.float64)
     pre = np.empty(max_d + 1, dtype=np.float64)
     slot_agree = np.empty(max_d + 1, dtype=np.uint8)
-    one = np.uint64(1)
+    zero = _U(0)
+    one = _U(1)
     for i in range(X.shape[0]):
+        x = X[i]
+        o = out[i]
+        got = reached[i]
         for t in range(tree_node_start.shape[0] - 1):
             base = tree_node_start[t]
             fail[0] = 0
-            for g in range(base, base + tree_internal[t]):
-                x = X[i, p_feature[g]]
-                gl = goes_left(x, g, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words)
-                bit = one << np.uint64(p_slot[g])
-                f = fail[g - base]
-                go = np.uint64(gl)
+            for gi in range(tree_internal[t]):
+                g = _U(base + gi)
+                xv = x[_U(p_feature[g])]
+                fl = p_flags[g]
+                if (fl & 6) == 0:
+                    gl = (xv <= p_threshold[g]) | ((xv != xv) & ((fl & 1) != 0))
+                else:
+                    gl = goes_left(xv, g, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words)
+                bit = one << _U(p_slot[g])
+                f = fail[_U(gi)]
+                left = zero - _U(gl)  # all ones when the row goes left
                 # Branch-free: the child the row does not take records the contradiction.
-                fail[p_left[g] - base] = f | (bit * (one - go))
-                fail[p_right[g] - base] = f | (bit * go)
+                fail[_U(p_left[g] - base)] = f | (bit & ~left)
+                fail[_U(p_right[g] - base)] = f | (bit & left)
             pd = 0
-            pso = 0
-            for lf in range(tree_leaf_start[t], tree_leaf_start[t + 1]):
+            pso = zero
+            for lfi in range(tree_leaf_start[t], tree_leaf_start[t + 1]):
+                lf = _U(lfi)
                 for s in range(leaf_keep[lf], pd):
-                    out[i, slot_player[pso + s]] += r[s, 0]
-                    r[s, 0] = 0.0
-                leaf = leaves[lf]
-                d = leaf_d[lf]
-                if fail[leaf - base] == 0:
-                    reached[i] += p_value[leaf]
-                a = ((1 << d) - 1) & ~np.int64(fail[leaf - base])
-                if leaf_kind[lf] != KIND_DIRECT:
-                    _table_leaf_into(a, d, leaf_sub[lf], leaf_slot[lf], subsets, slot_z, r, 0)
+                    o[_U(slot_player[pso + _U(s)])] += r[_U(s)]
+                    r[_U(s)] = 0.0
+                leaf = _U(leaves[lf])
+                d = _U(leaf_d[lf])
+                so = _U(leaf_slot[lf])
+                fm = fail[leaf - _U(base)]
+                got += p_value[leaf] * (fm == zero)
+                full = (one << d) - one
+                a = full & ~fm
+                if direct is None or leaf_kind[lf] != KIND_DIRECT:
+                    _table_slots(a, d, fm, _U(leaf_sub[lf]), so, subsets, slot_z, r)
                 else:
                     _direct_leaf_into(
-                        a, d, leaf_slot[lf], p_value[leaf], slot_z, weights, e, pre, slot_agree,
-                        r, 0,
+                        np.int64(a), np.int64(d), np.int64(so), p_value[leaf], slot_z, direct,
+                        e, pre, slot_agree, r2, 0,
                     )  # fmt: skip
-                pd = d
-                pso = leaf_slot[lf]
+                pd = leaf_d[lf]
+                pso = so
             for s in range(pd):
-                out[i, slot_player[pso + s]] += r[s, 0]
-                r[s, 0] = 0.0
+                o[_U(slot_player[pso + _U(s)])] += r[_U(s)]
+                r[_U(s)] = 0.0
+        reached[i] = got
 
 
 @njit(cache=True, nogil=True)
@@ -261,7 +278,7 @@ def mask_block(XT: Any, outT: Any, lo: int, hi: int, plan: Any, max_nodes: int, 
                         rs[j] += tables[agree[j] + s]
             elif kind == KIND_SUBSETS:
                 # Slots outer, rows inner: the row loop vectorises (with gathers). The values
-                # are those of ``_table_leaf_into``, bit for bit.
+                # are those of ``mask_rows``, bit for bit.
                 for j in range(B):
                     a = full & ~np.int64(fleaf[j])
                     agree[j] = a

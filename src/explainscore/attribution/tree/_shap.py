@@ -283,6 +283,9 @@ class TreeShapCore:
                 tree_node_start, tree_internal, tree_leaf_start, leaves, leaf_d, leaf_sub,
                 leaf_slot, slot_z, slot_player, subsets, weights,
             )  # fmt: skip
+        # The single-row kernel is compiled apart for ensembles without direct leaves (None),
+        # where the leaf-kind test would cost it a tenth of its time.
+        self._direct_weights = weights if self.n_direct_leaves else None
         counts = np.diff(tree_node_start)
         self._max_nodes = int(counts.max()) if counts.size else 1
         self._max_d = max_d
@@ -378,7 +381,7 @@ class TreeShapCore:
     def _few_rows(self, rows: FloatArray) -> tuple[FloatArray, FloatArray]:
         out = np.zeros((rows.shape[0], self.n_players), dtype=np.float64)
         reached = np.full(rows.shape[0], self.ensemble.base_offset[self.output])
-        mask_rows(rows, out, reached, self._plan, self._max_nodes, self._max_d)
+        mask_rows(rows, out, reached, self._plan, self._max_nodes, self._max_d, self._direct_weights)
         return out, reached
 
     def _deep_values(self, rows: FloatArray, n_threads: int) -> FloatArray:
