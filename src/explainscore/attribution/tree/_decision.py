@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-__all__ = ["goes_left"]
+__all__ = ["goes_left", "is_plain", "plain_left"]
 
 # LightGBM's kZeroThreshold is the float 1e-35f, compared as a double.
 _ZERO = float(np.float32(1e-35))
@@ -32,9 +32,23 @@ def _special(x: float, threshold: float, fl: int, start: int, length: int, words
 
 
 @njit(cache=True, nogil=True, inline="always")
+def is_plain(fl: Any) -> bool:
+    """Whether a node with flags ``fl`` is a plain numeric split (neither categorical nor
+    zero-as-missing): the hot case, which the kernels test first and inline."""
+    return bool((fl & 6) == 0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def plain_left(x: float, threshold: float, fl: Any) -> bool:
+    """The rule of a plain numeric split. ``x != x`` only for NaN, which takes the default
+    side; branch-free because this is the hot path of every kernel."""
+    return bool((x <= threshold) | ((x != x) & ((fl & 1) != 0)))
+
+
+@njit(cache=True, nogil=True, inline="always")
 def goes_left(
     x: float,
-    node: int,
+    node: Any,
     threshold: Any,
     flags: Any,
     cat_start: Any,
@@ -43,9 +57,6 @@ def goes_left(
 ) -> bool:
     """Whether value ``x`` takes the left child of ``node`` (see ``_ensemble`` for the rule)."""
     fl = flags[node]
-    if (fl & 6) == 0:
-        # Plain numeric split; ``x != x`` only for NaN, which takes the default side.
-        # Branch-free because this is the hot path of every kernel.
-        t = threshold[node]
-        return bool((x <= t) | ((x != x) & ((fl & 1) != 0)))
+    if is_plain(fl):
+        return plain_left(x, threshold[node], fl)
     return bool(_special(x, threshold[node], fl, cat_start[node], cat_len[node], cat_words))

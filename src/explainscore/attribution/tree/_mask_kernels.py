@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
-from ._decision import goes_left
+from ._decision import goes_left, is_plain, plain_left
 from ._plan_kernels import direct_slot_values, disagree_value, trailing_zeros
 
 __all__ = ["KIND_DIRECT", "KIND_SUBSETS", "KIND_VALUES", "mask_parallel", "mask_rows"]
@@ -48,7 +48,9 @@ _U = np.uint64
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _table_slots(a: Any, d: Any, fm: Any, sub: Any, so: Any, subsets: Any, slot_z: Any, r: Any) -> None:
+def _table_slots(
+    a: Any, d: Any, fm: Any, sub: Any, so: Any, subsets: Any, slot_z: Any, r: Any
+) -> None:
     """Add a table leaf's ``d`` slot values for agree mask ``a`` (fail mask ``fm``) to ``r``;
     unsigned indices throughout (see ``mask_rows``)."""
     one = _U(1)
@@ -65,17 +67,17 @@ def _table_slots(a: Any, d: Any, fm: Any, sub: Any, so: Any, subsets: Any, slot_
 
 @njit(cache=True, nogil=True)
 def _direct_leaf_into(
-    a: int,
-    d: int,
-    so: int,
-    v: float,
+    a: Any,
+    d: Any,
+    so: Any,
+    v: Any,
     slot_z: Any,
     weights: Any,
     e: Any,
     pre: Any,
     agree: Any,
     r: Any,
-    j: int,
+    j: Any,
 ) -> None:
     """Add one leaf's slot values for agree mask ``a`` to ``r[:d, j]`` without a table."""
     for s in range(d):
@@ -140,8 +142,8 @@ def mask_rows(
                 g = _U(base + gi)
                 xv = x[_U(p_feature[g])]
                 fl = p_flags[g]
-                if (fl & 6) == 0:
-                    gl = (xv <= p_threshold[g]) | ((xv != xv) & ((fl & 1) != 0))
+                if is_plain(fl):  # inlined: through ``goes_left`` this loop is 15% slower
+                    gl = plain_left(xv, p_threshold[g], fl)
                 else:
                     gl = goes_left(xv, g, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words)
                 bit = one << _U(p_slot[g])
@@ -213,7 +215,7 @@ def mask_block(XT: Any, outT: Any, lo: int, hi: int, plan: Any, max_nodes: int, 
     ) = plan
     B = hi - lo
     fail = np.zeros((max_nodes, B), dtype=np.uint64)
-    agree = np.empty(B, dtype=np.int64)
+    agree = np.empty(B, dtype=np.uint64)
     k_a = np.empty(B, dtype=np.float64)
     c_dis = np.empty(B, dtype=np.float64)
     r = np.zeros((max_d + 1, B), dtype=np.float64)
@@ -221,6 +223,7 @@ def mask_block(XT: Any, outT: Any, lo: int, hi: int, plan: Any, max_nodes: int, 
     pre = np.empty(max_d + 1, dtype=np.float64)
     slot_agree = np.empty(max_d + 1, dtype=np.uint8)
     one = np.uint64(1)
+    ulo = _U(lo)
     for t in range(tree_node_start.shape[0] - 1):
         base = tree_node_start[t]
         for j in range(B):
@@ -232,19 +235,17 @@ def mask_block(XT: Any, outT: Any, lo: int, hi: int, plan: Any, max_nodes: int, 
             fl_ = fail[p_left[g] - base]
             fr_ = fail[p_right[g] - base]
             fl = p_flags[g]
-            if (fl & 6) == 0:
+            if is_plain(fl):
                 # Plain numeric split, inlined so the loop over rows vectorises.
                 th = p_threshold[g]
-                nan_left = (fl & 1) != 0
                 for j in range(B):
-                    x = xs[lo + j]
-                    go = np.uint64((x <= th) | ((x != x) & nan_left))
+                    go = np.uint64(plain_left(xs[ulo + _U(j)], th, fl))
                     f = fp[j]
                     fl_[j] = f | (bit * (one - go))
                     fr_[j] = f | (bit * go)
             else:
                 for j in range(B):
-                    x = xs[lo + j]
+                    x = xs[ulo + _U(j)]
                     gl = goes_left(x, g, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words)
                     go = np.uint64(gl)
                     f = fp[j]
@@ -257,7 +258,7 @@ def mask_block(XT: Any, outT: Any, lo: int, hi: int, plan: Any, max_nodes: int, 
                 dst = outT[slot_player[pso + s]]
                 rs = r[s]
                 for j in range(B):
-                    dst[lo + j] += rs[j]
+                    dst[ulo + _U(j)] += rs[j]
                     rs[j] = 0.0
             leaf = leaves[lf]
             d = leaf_d[lf]
@@ -271,29 +272,30 @@ def mask_block(XT: Any, outT: Any, lo: int, hi: int, plan: Any, max_nodes: int, 
             if kind == KIND_VALUES:
                 # The common case, spelt out so the loop carries no dispatch.
                 for j in range(B):
-                    agree[j] = off + (full & ~np.int64(fleaf[j])) * d
+                    agree[j] = _U(off) + (_U(full) & ~fleaf[j]) * _U(d)
                 for s in range(d):
                     rs = r[s]
                     for j in range(B):
-                        rs[j] += tables[agree[j] + s]
+                        rs[j] += tables[agree[j] + _U(s)]
             elif kind == KIND_SUBSETS:
                 # Slots outer, rows inner: the row loop vectorises (with gathers). The values
                 # are those of ``mask_rows``, bit for bit.
                 for j in range(B):
                     a = full & ~np.int64(fleaf[j])
-                    agree[j] = a
-                    ka = subsets[sub + a]
+                    agree[j] = _U(a)
+                    ka = subsets[_U(sub + a)]
                     k_a[j] = ka
                     dis = full & ~a
                     c_dis[j] = disagree_value(a, dis, ka, sub, so, subsets, slot_z) if dis else 0.0
                 for s in range(d):
                     keep_z = 1.0 - slot_z[so + s]
-                    sbit = np.int64(1) << s
+                    sbit = one << _U(s)
+                    usub = _U(sub)
                     rs = r[s]
                     for j in range(B):
                         a = agree[j]
-                        inside = keep_z * (k_a[j] - subsets[sub + (a ^ sbit)])
-                        rs[j] += inside if (a >> s) & 1 else c_dis[j]
+                        inside = keep_z * (k_a[j] - subsets[usub + (a ^ sbit)])
+                        rs[j] += inside if a & sbit else c_dis[j]
             else:
                 for j in range(B):
                     a = full & ~np.int64(fleaf[j])
@@ -304,7 +306,7 @@ def mask_block(XT: Any, outT: Any, lo: int, hi: int, plan: Any, max_nodes: int, 
             dst = outT[slot_player[pso + s]]
             rs = r[s]
             for j in range(B):
-                dst[lo + j] += rs[j]
+                dst[ulo + _U(j)] += rs[j]
                 rs[j] = 0.0
 
 
