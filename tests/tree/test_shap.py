@@ -202,7 +202,8 @@ def test_row_kernel_is_bitwise_the_block_kernel_for_every_leaf_kind() -> None:
             values, output = core.values_and_output(X[i : i + 1])
             assert np.array_equal(values[0], batch[i])
             np.testing.assert_allclose(output, ens.predict_raw(X[i : i + 1])[:, 0], atol=1e-12)
-    assert full.n_direct_leaves == 0 and core.n_table_leaves == 0
+    assert full.n_direct_leaves == 0
+    assert core.n_table_leaves == 0
 
 
 def test_group_values_sum_column_values_only_when_blocks_never_share_a_path() -> None:

@@ -381,7 +381,8 @@ class TreeShapCore:
     def _few_rows(self, rows: FloatArray) -> tuple[FloatArray, FloatArray]:
         out = np.zeros((rows.shape[0], self.n_players), dtype=np.float64)
         reached = np.full(rows.shape[0], self.ensemble.base_offset[self.output])
-        mask_rows(rows, out, reached, self._plan, self._max_nodes, self._max_d, self._direct_weights)
+        plan, direct = self._plan, self._direct_weights
+        mask_rows(rows, out, reached, plan, self._max_nodes, self._max_d, direct)
         return out, reached
 
     def _deep_values(self, rows: FloatArray, n_threads: int) -> FloatArray:
