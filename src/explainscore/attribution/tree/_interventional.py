@@ -56,7 +56,7 @@ import numpy.typing as npt
 from numba import njit, prange
 
 from ...exceptions import InputError, ParameterError, UnsupportedModelError
-from ._decision import goes_left
+from ._decision import block_fail_masks, goes_left, row_fail_masks
 from ._ensemble import TreeEnsemble
 from ._plan_kernels import trailing_zeros
 from ._shap import _check_groups, _max_threads, tree_layout
@@ -86,10 +86,10 @@ def _shapley_table(max_d: int) -> FloatArray:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _popcount(m: int) -> int:
+def _popcount(m: Any) -> int:
     c = 0
     while m:
-        m &= m - 1
+        m &= m - np.uint64(1)
         c += 1
     return c
 
@@ -143,18 +143,10 @@ def _tree_fail_masks(
     """``masks[k, b]``: the slots row ``b`` of ``R`` contradicts on the path to tree ``t``'s
     ``k``-th leaf (``fail`` is scratch of one entry per node of the tree)."""
     base = tree_node_start[t]
-    end = base + tree_internal[t]
+    nodes = (p_feature, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words)
     l0 = tree_leaf_start[t]
     for b in range(R.shape[0]):
-        fail[0] = 0
-        for g in range(base, end):
-            gl = goes_left(
-                R[b, p_feature[g]], g, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words
-            )
-            bit = np.int64(1) << p_slot[g]
-            f = fail[g - base]
-            fail[p_left[g] - base] = f if gl else f | bit
-            fail[p_right[g] - base] = f | bit if gl else f
+        row_fail_masks(R[b], base, tree_internal[t], nodes, p_left, p_right, p_slot, fail)
         for lf in range(l0, tree_leaf_start[t + 1]):
             masks[lf - l0, b] = fail[leaves[lf] - base]
 
@@ -189,11 +181,11 @@ def _build_groups(
     n_trees = tree_node_start.shape[0] - 1
     n_leaves = leaves.shape[0]
     n = R.shape[0]
-    fail = np.zeros(max_nodes, dtype=np.int64)
+    fail = np.zeros(max_nodes, dtype=np.uint64)
     max_leaves = 1
     for t in range(n_trees):
         max_leaves = max(max_leaves, tree_leaf_start[t + 1] - tree_leaf_start[t])
-    masks = np.empty((max_leaves, n), dtype=np.int64)
+    masks = np.empty((max_leaves, n), dtype=np.uint64)
     leaf_group_start = np.zeros(n_leaves + 1, dtype=np.int64)
     for t in range(n_trees):
         _tree_fail_masks(
@@ -211,12 +203,12 @@ def _build_groups(
     for lf in range(n_leaves):
         leaf_group_start[lf + 1] += leaf_group_start[lf]
     n_groups = leaf_group_start[n_leaves]
-    group_mask = np.empty(n_groups, dtype=np.int64)
+    group_mask = np.empty(n_groups, dtype=np.uint64)
     group_na = np.empty(n_groups, dtype=np.int32)
     group_count = np.empty(n_groups, dtype=np.int64)
     group_first = np.empty(n_groups, dtype=np.int64)
     members = np.empty(n_leaves * n if keep_members else 0, dtype=np.int32)
-    leaf_and = np.empty(n_leaves, dtype=np.int64)
+    leaf_and = np.empty(n_leaves, dtype=np.uint64)
     for t in range(n_trees):
         _tree_fail_masks(
             R, t, p_feature, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words, p_left,
@@ -227,7 +219,7 @@ def _build_groups(
             row = masks[lf - l0]
             order = np.argsort(row, kind="mergesort")  # stable: members in row order
             g = leaf_group_start[lf] - 1
-            both = np.int64(-1)
+            both = ~np.uint64(0)
             for k in range(n):
                 b = order[k]
                 m = row[b]
@@ -322,7 +314,7 @@ def _explain_block(
             mx = margins[lo + j]
             for b in range(n_bg):
                 fT[b, j] = _slope(mx, bg_margin[b], bg_sigmoid[b]) * inv_n
-    fail = np.zeros((max_nodes, B), dtype=np.int64)
+    fail = np.zeros((max_nodes, B), dtype=np.uint64)
     # Sparse scratch.
     hits = np.empty(n_bg + 1, dtype=np.int64)  # a leaf has at most one group per row
     r1 = np.zeros(max_d + 1, dtype=np.float64)
@@ -334,37 +326,13 @@ def _explain_block(
     hv = np.zeros(B, dtype=np.float64)
     wv = np.zeros(B, dtype=np.float64)
     nbv = np.zeros(B, dtype=np.int64)
-    one = np.int64(1)
+    one = np.uint64(1)
+    nodes = (p_feature, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words)
     for t in range(tree_node_start.shape[0] - 1):
         base_node = tree_node_start[t]
-        for j in range(B):
-            fail[0, j] = 0
-        for g in range(base_node, base_node + tree_internal[t]):
-            xs = XT[p_feature[g]]
-            bit = one << p_slot[g]
-            fp = fail[g - base_node]
-            fl_ = fail[p_left[g] - base_node]
-            fr_ = fail[p_right[g] - base_node]
-            flg = p_flags[g]
-            if (flg & 6) == 0:
-                # Plain numeric split inlined, so the loop over leads vectorises.
-                th = p_threshold[g]
-                nan_left = (flg & 1) != 0
-                for j in range(B):
-                    x = xs[lo + j]
-                    go = np.int64((x <= th) | ((x != x) & nan_left))
-                    fj = fp[j]
-                    fl_[j] = fj | (bit * (one - go))
-                    fr_[j] = fj | (bit * go)
-            else:
-                for j in range(B):
-                    gl = goes_left(
-                        xs[lo + j], g, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words
-                    )
-                    go = np.int64(gl)
-                    fj = fp[j]
-                    fl_[j] = fj | (bit * (one - go))
-                    fr_[j] = fj | (bit * go)
+        block_fail_masks(
+            XT, lo, B, base_node, tree_internal[t], nodes, p_left, p_right, p_slot, fail
+        )
         for lf in range(tree_leaf_start[t], tree_leaf_start[t + 1]):
             leaf = leaves[lf]
             d = leaf_d[lf]
@@ -422,12 +390,12 @@ def _explain_block(
                         rs = r[trailing_zeros(a)]
                         for j in range(B):
                             rs[j] += wv[j]
-                        a &= a - 1
+                        a &= a - one
                 for s in range(d):
                     dst = outT[slot_player[so + s]]
                     rs = r[s]
                     for j in range(B):
-                        dst[lo + j] += rs[j] - neg[j] * ((fleaf[j] >> s) & 1)
+                        dst[lo + j] += rs[j] - neg[j] * ((fleaf[j] >> np.uint64(s)) & one)
                         rs[j] = 0.0
                 continue
             for j in range(B):
@@ -461,9 +429,9 @@ def _explain_block(
                     mg = group_mask[g]
                     while mg:
                         r1[trailing_zeros(mg)] += c
-                        mg &= mg - 1
+                        mg &= mg - one
                 for s in range(d):
-                    outT[slot_player[so + s], lo + j] += r1[s] - ng * ((bx >> s) & 1)
+                    outT[slot_player[so + s], lo + j] += r1[s] - ng * ((bx >> np.uint64(s)) & one)
                     r1[s] = 0.0
 
 
@@ -651,7 +619,7 @@ class InterventionalTreeCore:
         group_count = group_count.astype(small)
         group_na = group_na.astype(np.int8)
         if self.max_path_players < 32:
-            group_mask = group_mask.astype(np.int32)
+            group_mask = group_mask.astype(np.uint32)
         self._plan: tuple[Any, ...] = (
             *node_arrays, p_left, p_right, p_slot, p_value, tree_node_start, tree_internal,
             tree_leaf_start, leaves, leaf_d, leaf_slot, slot_player, leaf_group_start, leaf_and,
