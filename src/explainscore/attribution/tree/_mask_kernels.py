@@ -137,12 +137,14 @@ def mask_rows(
         got = reached[i]
         for t in range(tree_node_start.shape[0] - 1):
             base = tree_node_start[t]
+            # ``row_fail_masks`` spelt out: called, even inlined, it measured 12% slower on
+            # one XGBoost lead (147 against 131 µs), the path this kernel exists for.
             fail[0] = 0
             for gi in range(tree_internal[t]):
                 g = _U(base + gi)
                 xv = x[_U(p_feature[g])]
                 fl = p_flags[g]
-                if is_plain(fl):  # not through ``goes_left``: 15% faster on one row
+                if is_plain(fl):
                     gl = plain_left(xv, p_threshold[g], fl)
                 else:
                     gl = goes_left(xv, g, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words)
