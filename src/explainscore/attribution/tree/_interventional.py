@@ -64,6 +64,8 @@ from ._shap import _check_groups, _max_threads, tree_layout
 __all__ = ["InterventionalTreeCore", "interventional_shap"]
 
 FloatArray = npt.NDArray[np.float64]
+#: Unsigned index cast: numba then skips its negative-index wraparound test (see _decision).
+_U = np.uint64
 Space = Literal["margin", "log_odds", "raw", "probability"]
 
 #: Most distinct players on one path: fail masks are one 64-bit word (bit 63 kept clear).
@@ -325,8 +327,9 @@ def _explain_block(
     neg = np.zeros(B, dtype=np.float64)
     hv = np.zeros(B, dtype=np.float64)
     wv = np.zeros(B, dtype=np.float64)
-    nbv = np.zeros(B, dtype=np.int64)
+    nbv = np.zeros(B, dtype=np.uint64)
     one = np.uint64(1)
+    ulo = _U(lo)
     nodes = (p_feature, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words)
     for t in range(tree_node_start.shape[0] - 1):
         base_node = tree_node_start[t]
@@ -356,8 +359,8 @@ def _explain_block(
                     neg[j] = 0.0
                 for q in range(d + 1):
                     for j in range(B):
-                        wt_a[q, j] = wt[q, nbv[j]]
-                        wt_b[q, j] = wt[nbv[j], q]
+                        wt_a[q, j] = wt[_U(q), nbv[j]]
+                        wt_b[q, j] = wt[nbv[j], _U(q)]
                 for g in range(gs, ge):
                     mg = group_mask[g]
                     met = False
@@ -392,10 +395,10 @@ def _explain_block(
                             rs[j] += wv[j]
                         a &= a - one
                 for s in range(d):
-                    dst = outT[slot_player[so + s]]
+                    dst = outT[_U(slot_player[so + s])]
                     rs = r[s]
                     for j in range(B):
-                        dst[lo + j] += rs[j] - neg[j] * ((fleaf[j] >> np.uint64(s)) & one)
+                        dst[ulo + _U(j)] += rs[j] - neg[j] * ((fleaf[j] >> _U(s)) & one)
                         rs[j] = 0.0
                 continue
             for j in range(B):
@@ -406,32 +409,33 @@ def _explain_block(
                 # met is too irregular to predict).
                 n_hit = 0
                 for g in range(gs, ge):
-                    hits[n_hit] = g
-                    n_hit += (group_mask[g] & bx) == 0
+                    hits[_U(n_hit)] = g
+                    n_hit += (group_mask[_U(g)] & bx) == 0
                 if n_hit == 0:
                     continue
                 nb = _popcount(bx)
                 ng = 0.0
                 for h in range(n_hit):
-                    g = hits[h]
+                    g = _U(hits[_U(h)])
                     if weighted:
                         w = 0.0
-                        k0 = lf * n_bg + group_first[g]
-                        for k in range(k0, k0 + group_count[g]):
-                            w += fT[members[k], j]
+                        k0 = _U(lf * n_bg + group_first[g])
+                        for k in range(group_count[g]):
+                            w += fT[_U(members[k0 + _U(k)]), _U(j)]
                     else:
                         w = group_w[g]
-                    na = group_na[g]
+                    na = _U(group_na[g])
                     # wt[0, q] == 0: an empty A (or B) adds nothing to its side.
                     vw = v * w
-                    ng += vw * wt[nb, na] * 1.0
-                    c = vw * wt[na, nb] * 1.0
+                    ng += vw * wt[_U(nb), na] * 1.0
+                    c = vw * wt[na, _U(nb)] * 1.0
                     mg = group_mask[g]
                     while mg:
                         r1[trailing_zeros(mg)] += c
                         mg &= mg - one
                 for s in range(d):
-                    outT[slot_player[so + s], lo + j] += r1[s] - ng * ((bx >> np.uint64(s)) & one)
+                    dst_s = _U(slot_player[so + s])
+                    outT[dst_s, _U(lo + j)] += r1[s] - ng * ((bx >> _U(s)) & one)
                     r1[s] = 0.0
 
 
