@@ -416,20 +416,20 @@ def _explain_block(
                 nb = _popcount(bx)
                 ng = 0.0
                 for h in range(n_hit):
-                    g = _U(hits[_U(h)])
+                    gu = _U(hits[_U(h)])
                     if weighted:
                         w = 0.0
-                        k0 = _U(lf * n_bg + group_first[g])
-                        for k in range(group_count[g]):
+                        k0 = _U(lf * n_bg + group_first[gu])
+                        for k in range(group_count[gu]):
                             w += fT[_U(members[k0 + _U(k)]), _U(j)]
                     else:
-                        w = group_w[g]
-                    na = _U(group_na[g])
+                        w = group_w[gu]
+                    na = _U(group_na[gu])
                     # wt[0, q] == 0: an empty A (or B) adds nothing to its side.
                     vw = v * w
                     ng += vw * wt[_U(nb), na] * 1.0
                     c = vw * wt[na, _U(nb)] * 1.0
-                    mg = group_mask[g]
+                    mg = group_mask[gu]
                     while mg:
                         r1[trailing_zeros(mg)] += c
                         mg &= mg - one
