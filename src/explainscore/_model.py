@@ -10,9 +10,10 @@ reasons (``reasons``) and records (``_records``).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -109,6 +110,8 @@ class _Engine:
     version: str
     #: The single-lead fast path, when the model allows one (see ``_fast_lane``).
     lane: FastLane | None = None
+    #: Record fields fixed by the engine (see ``_lead_fields``), for the fast path.
+    lead_fields: Mapping[str, Any] = field(default_factory=dict)
 
 
 class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
@@ -497,6 +500,7 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
                 tolerance=self.engine_.tolerance,
                 categories=self.input_profile_.categories,
             ),
+            lead_fields=_lead_fields(self.engine_),
         )
 
     def _action_columns(self, catalog: Catalog, names: list[str]) -> list[str]:
@@ -673,10 +677,12 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             )
         return batch[0]
 
-    def _lane_accepts(self, row: Any, *, where: str) -> tuple[FastLane, Any] | None:
+    def _lane_accepts(
+        self, row: Any, *, where: str, engine: _Engine | None = None
+    ) -> tuple[FastLane, Any] | None:
         """The fast lane and the accepted row, or None when the batch path must serve it (no
         lane, governance that needs the batch path, or a row the lane cannot vouch for)."""
-        lane = self._ensure_built().lane
+        lane = (engine or self._ensure_built()).lane
         if (
             lane is None
             or self.review is not None
@@ -701,27 +707,24 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         """One lead through the fast lane, or None when the lane cannot take it (see
         ``_lane_accepts``). Also used by the HTTP service for single-instance requests."""
         engine = self._ensure_built()
-        taken = self._lane_accepts(row, where="explain")
+        taken = self._lane_accepts(row, where="explain", engine=engine)
         if taken is None:
             return None
         lane, accepted = taken
         k = self.top_k if top_k is None else top_k
-        check_int(k, "top_k", "explain_one", low=1, high=self.n_features_in_)
-        metadata = self._batch_metadata(engine, k)
+        if type(k) is not int or not 1 <= k <= self.n_features_in_:  # else surely valid
+            check_int(k, "top_k", "explain_one", low=1, high=self.n_features_in_)
         return lane.explain(
             accepted,
             writer=engine.writer,
             catalog=engine.catalog,
             k=k,
-            exact_check=_check_efficiency,
+            exact_check=_check_efficiency_one,
+            # The record fields of ``_batch_metadata``, without the batch-only ones.
             metadata={
-                "output_space": metadata["output_space"],
-                "explainer": metadata["explainer"],
-                "target_class": _target_label(engine),
-                "model_fingerprint": metadata["model_fingerprint"],
-                "model_version": metadata["model_version"],
-                "signed_off": metadata["signed_off"],
-                "policy_version": metadata["policy_version"],
+                **engine.lead_fields,
+                "signed_off": self.signed_off_,
+                "policy_version": None if self.policy is None else self.policy.version,
             },
             display_names=engine.writer.display_names,
         )
@@ -1048,11 +1051,35 @@ def _check_efficiency(
     bad = np.flatnonzero(~(err <= bound))
     if bad.size:
         worst = int(bad[np.argmax(err[bad])])
-        raise ExplanationError(
-            f"Attributions of {bad.size} row(s) do not add up to the model output "
-            f"(worst: row {worst}, off by {err[worst]:.3g}, tolerance {bound[worst]:.3g}). "
-            "This is a bug in explainscore; please report it with the model type."
-        )
+        raise _not_exact(bad.size, worst, float(err[worst]), float(bound[worst]))
+
+
+def _check_efficiency_one(total: float, base: float, output: float, tol: float) -> None:
+    """``_check_efficiency`` for one row in plain floats (``total``: its attributions' sum)."""
+    err = abs(base + total - output)
+    # np.maximum propagates NaN, max() does not: keep the batch check's bound exactly.
+    bound = tol * max(1.0, abs(output)) if output == output else math.nan
+    if not err <= bound:
+        raise _not_exact(1, 0, err, bound)
+
+
+def _not_exact(n_bad: int, worst: int, err: float, bound: float) -> ExplanationError:
+    return ExplanationError(
+        f"Attributions of {n_bad} row(s) do not add up to the model output "
+        f"(worst: row {worst}, off by {err:.3g}, tolerance {bound:.3g}). "
+        "This is a bug in explainscore; please report it with the model type."
+    )
+
+
+def _lead_fields(engine: _Engine) -> dict[str, Any]:
+    """The record fields an engine fixes: the same values ``_batch_metadata`` gives."""
+    return {
+        "output_space": engine.output_space,
+        "explainer": engine.backend.name,
+        "target_class": _target_label(engine),
+        "model_fingerprint": engine.fingerprint,
+        "model_version": engine.version,
+    }
 
 
 def _target_label(engine: _Engine) -> Any:

@@ -395,32 +395,44 @@ def lead_record(
     review_reasons: tuple[str, ...],
     audit_seq: int | None,
     metadata: dict[str, Any],
+    total: float | None = None,
 ) -> LeadExplanation:
     """One lead's record from plain values: shared by batches and the single-lead fast path,
-    so both give the same record for the same numbers."""
-    attrs = tuple(
-        FeatureAttribution(
-            feature=feature_names[j],
-            display_name=display_names[j] if display_names else None,
-            value=values[j],
-            contribution=float(attributions[j]),
-        )
-        for j in top
+    so both give the same record for the same numbers.
+
+    ``total`` is ``float(attributions.sum())`` when the caller has it already.
+    """
+    # Validated in one call, the attributions as plain mappings: the same records as building
+    # each model first (pydantic validates nested mappings into them), for less overhead.
+    contributions = [float(attributions[j]) for j in top]
+    attrs = [
+        {
+            "feature": feature_names[j],
+            "display_name": display_names[j] if display_names else None,
+            "value": values[j],
+            "contribution": c,
+        }
+        for j, c in zip(top, contributions, strict=True)
+    ]
+    if total is None:
+        total = float(attributions.sum())
+    shown = float(sum(contributions))
+    # The validator itself: ``model_validate`` adds only argument checks around it.
+    record: LeadExplanation = LeadExplanation.__pydantic_validator__.validate_python(
+        {
+            "score": score,
+            "output": output,
+            "base_value": base_value,
+            "attributions": attrs,
+            "other_contribution": total - shown,
+            "reason": reason,
+            "band": band,
+            "reason_codes": reason_codes,
+            "next_best_action": next_best_action,
+            "exact": exact,
+            "review_reasons": review_reasons,
+            "audit_seq": audit_seq,
+            **metadata,
+        }
     )
-    total = float(attributions.sum())
-    shown = float(sum(a.contribution for a in attrs))
-    return LeadExplanation(
-        score=score,
-        output=output,
-        base_value=base_value,
-        attributions=attrs,
-        other_contribution=total - shown,
-        reason=reason,
-        band=band,
-        reason_codes=reason_codes,
-        next_best_action=next_best_action,
-        exact=exact,
-        review_reasons=review_reasons,
-        audit_seq=audit_seq,
-        **metadata,
-    )
+    return record

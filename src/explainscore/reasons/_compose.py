@@ -47,6 +47,27 @@ def reason_code_stem(feature: str) -> str:
     return (stem or "FEATURE")[:40]
 
 
+def _template(text: str) -> tuple[str, bool]:
+    """A phrase template with its first letter capitalized, and whether the phrase still needs
+    capitalizing once the value is in (when the template starts with the value)."""
+    if text.startswith("{value}"):
+        return text, True
+    return text[:1].upper() + text[1:], False
+
+
+def _split(template: str, field: str, **others: str) -> tuple[str, str]:
+    """The text before and after ``{field}`` in ``template.format(field=..., **others)``.
+
+    Locale templates name each field once; the split is checked, so that ``before + text +
+    after`` is exactly what ``str.format`` gives for any ``text``.
+    """
+    marked = template.format(**{field: "\0"}, **others)
+    before, sep, after = marked.partition("\0")
+    if not sep or "\0" in after or any("\0" in v for v in others.values()):
+        raise ValueError(f"a locale template must name {{{field}}} once: {template!r}")
+    return before, after
+
+
 @dataclass(frozen=True)
 class ComposedReason:
     """The parts of one reason, renderable to any budget."""
@@ -118,42 +139,91 @@ class ReasonWriter:
         ]
         self.display_names = list(self._display)
         self._stems = [catalog.entry(n).code or reason_code_stem(n) for n in self.names]
+        # Everything a factor needs that does not depend on the lead, prepared once: reasons
+        # are written per lead (the single-lead lane is timed in microseconds).
+        self._entries = [catalog.entry(n) for n in self.names]
+        self._hidden = self.hidden_mask.tolist()
+        self._any_hidden = bool(self.hidden_mask.any())
+        loc = self.locale
+        # Phrase templates by (lowers, raises), like codes and direction words below, with
+        # ``{name}`` replaced first, as ``factor`` always did (a display name holding
+        # "{value}" reads the same), and capitalized when the first letter is not the value's
+        # (capitalizing the first letter before or after inserting the value is then the same).
+        self._templates: list[tuple[tuple[str, bool], tuple[str, bool]]] = []
+        for entry, display in zip(self._entries, self._display, strict=True):
+            phrases = entry.phrases.get(loc.code)
+            down, up = (
+                (phrases.down, phrases.up)
+                if phrases is not None
+                else (loc.default_phrase, loc.default_phrase)
+            )
+            pair = [_template(t.replace("{name}", display)) for t in (down, up)]
+            self._templates.append((pair[0], pair[1]))
+        # Columns whose values are plain numbers with an optional unit (``format_value``'s
+        # "auto" and "number" formats): their decimals and localized unit.
+        self._numbers: list[tuple[int | None, str | None] | None] = [
+            (e.decimals, localize(e.unit, loc.code)) if e.format in ("auto", "number") else None
+            for e in self._entries
+        ]
+        self._codes = [(f"{stem}_DOWN", f"{stem}_UP") for stem in self._stems]
+        # The reason's head around the score, by band label (``loc.head`` split at the score).
+        labels = config.bands.labels if config.bands.labels is not None else loc.band_labels
+        self._heads = {
+            label: _split(loc.head, "score", band=label) for label in labels if "\0" not in label
+        }
+        # The factor text around the phrase, by (lowers, raises) and strength (strong,
+        # normal, slight): ``loc.factor`` with its direction filled in, split at the phrase.
+        self._around = tuple(
+            tuple(
+                _split(loc.factor, "phrase", direction=direction.format(strength=s))
+                for s in loc.strengths
+            )
+            for direction in (loc.down, loc.up)
+        )
 
     # --- one factor -------------------------------------------------------------------------
 
-    def _strength(self, contribution: float) -> str:
-        strong, normal, slight = self.locale.strengths
+    def _strength(self, contribution: float) -> int:
+        """Index of the strength word: 0 strong, 1 normal, 2 slight."""
         size = abs(contribution)
         if size >= self._strong:
-            return strong
+            return 0
         if size < self._slight:
-            return slight
-        return normal
+            return 2
+        return 1
 
     def factor(self, j: int, value: Any, contribution: float) -> ReasonCode:
         loc = self.locale
-        feature = self.names[j]
-        entry = self.catalog.entry(feature)
-        fact = special_text(entry, value, loc)
-        if fact is None:
-            phrases = entry.phrases.get(loc.code)
-            if phrases is not None:
-                template = phrases.up if contribution > 0 else phrases.down
-            else:
-                template = loc.default_phrase
-            value_text = format_value(entry, value, loc, today=self.today)
-            # Plain replacement, not str.format: catalog text may hold other braces.
-            fact = template.replace("{name}", self._display[j]).replace("{value}", value_text)
-        fact = fact[:1].upper() + fact[1:]
+        entry = self._entries[j]
         up = contribution > 0
-        direction = (loc.up if up else loc.down).format(strength=self._strength(contribution))
-        return ReasonCode(
-            code=f"{self._stems[j]}_{'UP' if up else 'DOWN'}",
-            feature=feature,
-            direction="up" if up else "down",
-            contribution=float(contribution),
-            text=loc.factor.format(phrase=fact, direction=direction),
+        fact = special_text(entry, value, loc) if entry.special_values else None
+        if fact is None:
+            template, capitalize = self._templates[j][up]
+            number = self._numbers[j]
+            if number is not None and type(value) in (float, int) and value == value:
+                # What ``format_value`` gives a non-missing number in these formats.
+                text = format_number(float(value), loc, decimals=number[0])
+                value_text = f"{text} {number[1]}" if number[1] else text
+            else:
+                value_text = format_value(entry, value, loc, today=self.today)
+            # Plain replacement, not str.format: catalog text may hold other braces.
+            fact = template.replace("{value}", value_text)
+            if capitalize:
+                fact = fact[:1].upper() + fact[1:]
+        else:
+            fact = fact[:1].upper() + fact[1:]
+        before, after = self._around[up][self._strength(contribution)]
+        # The validator itself: ``model_validate`` adds only argument checks around it.
+        code: ReasonCode = ReasonCode.__pydantic_validator__.validate_python(
+            {
+                "code": self._codes[j][up],
+                "feature": self.names[j],
+                "direction": "up" if up else "down",
+                "contribution": float(contribution),
+                "text": before + fact + after,
+            }
         )
+        return code
 
     # --- one lead ---------------------------------------------------------------------------
 
@@ -167,22 +237,45 @@ class ReasonWriter:
         contributions: npt.NDArray[np.float64],
         values: Sequence[Any],
         action: NextBestAction | None = None,
+        *,
+        order: Sequence[int] | None = None,
     ) -> ComposedReason:
+        """The reason's parts for one lead.
+
+        ``order`` is every column index by decreasing |contribution|, ties in column order
+        (``argsort(-abs(contributions), kind="stable")``), when the caller has it already.
+        """
         cfg = self.config
         loc = self.locale
         band = cfg.bands.band(score, loc.band_labels)
-        head = loc.head.format(band=band, score=self.score_text(score))
-        shown = ~self.hidden_mask & (contributions != 0.0)
-        if cfg.direction == "positive":
-            shown &= contributions > 0
-        elif cfg.direction == "negative":
-            shown &= contributions < 0
-        candidates = np.flatnonzero(shown)
-        order = candidates[np.argsort(-np.abs(contributions[candidates]), kind="stable")]
-        chosen = order[: cfg.max_factors]
-        factors = tuple(self.factor(int(j), values[j], float(contributions[j])) for j in chosen)
+        around = self._heads.get(band)
+        if around is None:  # pragma: no cover - every band label is prepared
+            head = loc.head.format(band=band, score=self.score_text(score))
+        else:
+            head = around[0] + self.score_text(score) + around[1]
+        if order is None:
+            order = np.argsort(-np.abs(contributions), kind="stable").tolist()
+        # The strongest shown, non-zero columns in the configured direction: a stable sort of
+        # all columns restricted to these is their own stable sort.
+        values_ = contributions.tolist()
+        hidden = self._hidden
+        direction = cfg.direction
+        chosen: list[int] = []
+        for j in order:
+            c = values_[j]
+            if (
+                hidden[j]
+                or c == 0.0
+                or (direction == "positive" and not c > 0)
+                or (direction == "negative" and not c < 0)
+            ):
+                continue
+            chosen.append(j)
+            if len(chosen) == cfg.max_factors:
+                break
+        factors = tuple(self.factor(j, values[j], float(values_[j])) for j in chosen)
         other = None
-        if cfg.mention_hidden and self.hidden_mask.any():
+        if cfg.mention_hidden and self._any_hidden:
             hidden_total = float(contributions[self.hidden_mask].sum())
             weakest = min((abs(f.contribution) for f in factors), default=0.0)
             if hidden_total != 0.0 and abs(hidden_total) >= weakest:

@@ -26,6 +26,8 @@ def format_number(value: float, locale: Locale, *, decimals: int | None = None) 
         text = f"{value:.3g}"
     else:
         text = f"{value:.2g}"
+    if locale.decimal == "." and locale.thousands == ",":
+        return text  # Python's own separators: the swap below would give the same text
     # Swap separators through a placeholder so "1,234.5" becomes "1.234,5" in German.
     return text.replace(",", "\0").replace(".", locale.decimal).replace("\0", locale.thousands)
 
