@@ -196,3 +196,47 @@ def test_lane_is_off_where_it_does_not_apply(tmp_path) -> None:
     )
     one = audited.explain_one(X.to_numpy()[0])
     assert one.audit_seq == 1  # the batch path recorded it
+
+
+def test_lane_records_follow_set_params() -> None:
+    # The lane keeps the engine's record fields (version, class, output space) with the
+    # engine: a parameter that rebuilds the engine must show in the next lane record.
+    from explainscore import Policy
+
+    X, y = _data()
+    model = XGBClassifier(n_estimators=10, max_depth=3, n_jobs=1).fit(X.to_numpy(), y)
+    rows = X.to_numpy()[:5]
+    em = ExplainedModel(model, background=X.to_numpy()[:100], model_version="v1")
+    keys = ("model_version", "policy_version", "target_class", "output_space", "signed_off")
+
+    def check() -> LeadExplanation:
+        slow = em.explain(rows)
+        for i in range(len(rows)):
+            fast = em.explain_one(rows[i])
+            _same(fast, slow[i])
+            assert {k: getattr(fast, k) for k in keys} == {k: getattr(slow[i], k) for k in keys}
+        return em.explain_one(rows[0])
+
+    first = check()
+    assert (first.model_version, first.policy_version, first.target_class) == ("v1", None, 1)
+    em.set_params(model_version="v2", policy=Policy(version="p7", hidden=("x1",)), target_class=0)
+    assert em.engine_.lane is not None
+    second = check()
+    assert (second.model_version, second.policy_version, second.target_class) == ("v2", "p7", 0)
+    assert "x1" not in [a.feature for a in second.attributions]
+    assert all(c.feature != "x1" for c in second.reason_codes)
+
+
+def test_explained_at_is_the_current_utc_second() -> None:
+    import datetime as dt
+
+    from explainscore._fast_lane import _now
+
+    for _ in range(5):  # a second may turn between the reads: try again
+        before = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        stamp = _now()
+        after = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        if before == after:
+            assert stamp == before
+            return
+    raise AssertionError("the clock turned a second on every try")

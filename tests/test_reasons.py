@@ -245,3 +245,50 @@ def test_readability_of_bank_reasons() -> None:
         per_reason.append(sum(len(c.text.split()) for c in codes))
     assert np.mean(per_factor) <= 15
     assert max(per_factor) <= 20
+
+
+def test_prepared_templates_read_like_the_catalog_text() -> None:
+    # The writer prepares each column's phrase once ({name} in, first letter capitalized):
+    # a display name holding "{value}", a phrase starting with the value, a unit, a special
+    # value and plain text must still read as replacing {name}, then {value}, then
+    # capitalizing the phrase.
+    cat = Catalog.from_mapping(
+        {
+            "a": {"display_name": "a {value} b", "unit": {"en": "kg", "de": "Kilo"}},
+            "b": {"phrases": {"en": {"up": "{value} visits by {name}", "down": "few ({value})"}}},
+            "c": {"special_values": {"-1": "never contacted"}, "display_name": "c"},
+            "d": {"phrases": {"en": {"up": "", "down": "ß {value}"}}},
+        }
+    )
+    en = _writer(["a", "b", "c", "d"], catalog=cat)
+    de = _writer(["a", "b", "c", "d"], catalog=cat, locale="de")
+    assert (
+        en.factor(0, 1234.5, 2.0).text
+        == "A 1,234 kg b is 1,234 kg, which strongly raises the score"
+    )
+    assert de.factor(0, 0.5, -0.1).text == "A 0,5 Kilo b ist 0,5 Kilo, was den Score leicht senkt"
+    assert en.factor(1, "many", 0.5).text == "Many visits by B, which raises the score"
+    assert en.factor(1, 3, -0.5).text == "Few (3), which lowers the score"
+    assert en.factor(1, None, 0.5).text == "Missing visits by B, which raises the score"
+    assert en.factor(2, -1, 0.5).text == "Never contacted, which raises the score"
+    assert en.factor(2, -1.0, -3.0).text == "Never contacted, which strongly lowers the score"
+    assert en.factor(2, 2, 0.5).text == "C is 2, which raises the score"
+    assert en.factor(3, 1.0, 0.5).text == ", which raises the score"
+    assert en.factor(3, 1.0, -0.5).text == "SS 1, which lowers the score"
+    # Heads follow the locale and the band labels, with the score in place.
+    text, _ = en.compose(0.82, np.array([0.0, 0.0, 0.0, 0.0]), [1, 1, 1, 1]).render(255)
+    assert text == "High (0.82): no single factor moved the score."
+    graded = _writer(["a"], bands=ScoreBands.grades())
+    assert graded.compose(0.2, np.array([0.0]), [1]).render(255)[0].startswith("C (0.20): ")
+
+
+def test_compose_takes_the_callers_order() -> None:
+    writer = _writer(NAMES, max_factors=3)
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        c = rng.normal(size=8)
+        c[rng.random(8) < 0.3] = 0.0
+        c[1] = c[2]  # ties keep column order
+        order = np.argsort(-np.abs(c), kind="stable").tolist()
+        mine = writer.compose(0.4, c, [1.0] * 8, order=order)
+        assert mine == writer.compose(0.4, c, [1.0] * 8)

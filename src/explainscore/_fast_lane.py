@@ -284,7 +284,7 @@ class FastLane:
                 self.candidates, new_scores, scores, same, catalog=catalog, locale=writer.locale
             )[0]
         # One stable sort by |contribution| serves the reason and the record's top columns.
-        order: list[int] = np.argsort(-np.abs(row), kind="stable").tolist()
+        order: list[int] = (-np.abs(row)).argsort(kind="stable").tolist()
         composed = writer.compose(score, row, cells, action, order=order)
         reason, codes = composed.render(writer.config.max_length)
         # Hidden columns are never listed; the shown ones keep the stable order (as a sort

@@ -24,7 +24,7 @@ takes the batch path, which decides what is accepted. The encoder never guesses.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -64,6 +64,37 @@ class RowEncoder:
     n_out: int
     numeric: tuple[_Affine, ...]
     categorical: tuple[_Lookup, ...]
+
+    def __post_init__(self) -> None:
+        # The tables laid out for one gather and one scatter per kind in ``encode``: a lead
+        # is encoded per call of the single-lead lane, where numpy calls per column add up.
+        numeric = self.numeric
+        derived: dict[str, Any] = {
+            "_num_columns": [a.column for a in numeric],
+            "_num_out": np.concatenate([a.outputs for a in numeric] or [np.empty(0, np.intp)]),
+            "_num_src": np.concatenate(
+                [np.full(len(a.outputs), i, dtype=np.intp) for i, a in enumerate(numeric)]
+                or [np.empty(0, np.intp)]
+            ),
+            "_num_offset": np.concatenate([a.offset for a in numeric] or [np.empty(0)]),
+            "_num_slope": np.concatenate([a.slope for a in numeric] or [np.empty(0)]),
+            "_cat_tables": [(c.column, c.table) for c in self.categorical],
+            "_cat_out": np.concatenate(
+                [c.outputs for c in self.categorical] or [np.empty(0, np.intp)]
+            ),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)  # frozen dataclass: set once, here
+
+    _num_columns: list[int] = field(init=False, repr=False, compare=False)
+    _num_out: IntArray = field(init=False, repr=False, compare=False)
+    _num_src: IntArray = field(init=False, repr=False, compare=False)
+    _num_offset: FloatArray = field(init=False, repr=False, compare=False)
+    _num_slope: FloatArray = field(init=False, repr=False, compare=False)
+    _cat_tables: list[tuple[int, Mapping[str, FloatArray]]] = field(
+        init=False, repr=False, compare=False
+    )
+    _cat_out: IntArray = field(init=False, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -155,24 +186,36 @@ class RowEncoder:
 
     def encode(self, cells: Sequence[Any]) -> FloatArray | None:
         """The transformed row (1, n_out), or None for a value outside the tables."""
-        out = np.empty((1, self.n_out), dtype=np.float64)
-        row = out[0]
-        for a in self.numeric:
-            v = cells[a.column]
-            if type(v) is bool or not isinstance(v, int | float | np.integer | np.floating):
+        xs = []
+        for col in self._num_columns:
+            v = cells[col]
+            kind = type(v)
+            if (
+                kind is not float
+                and kind is not int
+                and (kind is bool or not isinstance(v, int | float | np.integer | np.floating))
+            ):
                 return None
             x = float(v)
             if x != x or x in (np.inf, -np.inf):
                 return None
-            row[a.outputs] = a.offset + a.slope * x
-        for c in self.categorical:
-            v = cells[c.column]
+            xs.append(x)
+        parts = []
+        for col, table in self._cat_tables:
+            v = cells[col]
             if not isinstance(v, str):
                 return None
-            values = c.table.get(v)
+            values = table.get(v)
             if values is None:
                 return None
-            row[c.outputs] = values
+            parts.append(values)
+        out = np.empty((1, self.n_out), dtype=np.float64)
+        row = out[0]
+        if xs:
+            # Element by element the same ``offset + slope * x`` as one column at a time.
+            row[self._num_out] = self._num_offset + self._num_slope * np.array(xs)[self._num_src]
+        if parts:
+            row[self._cat_out] = np.concatenate(parts)
         return out
 
 

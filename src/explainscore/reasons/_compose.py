@@ -249,12 +249,12 @@ class ReasonWriter:
         loc = self.locale
         band = cfg.bands.band(score, loc.band_labels)
         around = self._heads.get(band)
-        if around is None:  # pragma: no cover - every band label is prepared
+        if around is None:  # pragma: no cover - a label holding the split marker itself
             head = loc.head.format(band=band, score=self.score_text(score))
         else:
             head = around[0] + self.score_text(score) + around[1]
         if order is None:
-            order = np.argsort(-np.abs(contributions), kind="stable").tolist()
+            order = (-np.abs(contributions)).argsort(kind="stable").tolist()
         # The strongest shown, non-zero columns in the configured direction: a stable sort of
         # all columns restricted to these is their own stable sort.
         values_ = contributions.tolist()
