@@ -56,7 +56,7 @@ import numpy.typing as npt
 from numba import njit, prange
 
 from ...exceptions import InputError, ParameterError, UnsupportedModelError
-from ._decision import block_fail_masks, goes_left, row_fail_masks
+from ._decision import block_fail_masks, goes_left
 from ._ensemble import TreeEnsemble
 from ._plan_kernels import trailing_zeros
 from ._shap import _check_groups, _max_threads, tree_layout
@@ -124,7 +124,7 @@ def _slope(mx: float, mb: float, sb: float) -> float:
 
 @njit(cache=True, nogil=True)
 def _tree_fail_masks(
-    R: Any,
+    RT: Any,
     t: int,
     p_feature: Any,
     p_threshold: Any,
@@ -142,15 +142,16 @@ def _tree_fail_masks(
     fail: Any,
     masks: Any,
 ) -> None:
-    """``masks[k, b]``: the slots row ``b`` of ``R`` contradicts on the path to tree ``t``'s
-    ``k``-th leaf (``fail`` is scratch of one entry per node of the tree)."""
+    """``masks[k, b]``: the slots row ``b`` (column ``b`` of ``RT``, features x rows)
+    contradicts on the path to tree ``t``'s ``k``-th leaf (``fail`` is scratch of one entry
+    per node of the tree and row)."""
     base = tree_node_start[t]
     nodes = (p_feature, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words)
+    n = RT.shape[1]
+    block_fail_masks(RT, 0, n, base, tree_internal[t], nodes, p_left, p_right, p_slot, fail)
     l0 = tree_leaf_start[t]
-    for b in range(R.shape[0]):
-        row_fail_masks(R[b], base, tree_internal[t], nodes, p_left, p_right, p_slot, fail)
-        for lf in range(l0, tree_leaf_start[t + 1]):
-            masks[lf - l0, b] = fail[leaves[lf] - base]
+    for lf in range(l0, tree_leaf_start[t + 1]):
+        masks[lf - l0] = fail[leaves[lf] - base]
 
 
 @njit(cache=True, nogil=True)
@@ -183,7 +184,8 @@ def _build_groups(
     n_trees = tree_node_start.shape[0] - 1
     n_leaves = leaves.shape[0]
     n = R.shape[0]
-    fail = np.zeros(max_nodes, dtype=np.uint64)
+    RT = np.ascontiguousarray(R.T)
+    fail = np.zeros((max_nodes, n), dtype=np.uint64)
     max_leaves = 1
     for t in range(n_trees):
         max_leaves = max(max_leaves, tree_leaf_start[t + 1] - tree_leaf_start[t])
@@ -191,7 +193,7 @@ def _build_groups(
     leaf_group_start = np.zeros(n_leaves + 1, dtype=np.int64)
     for t in range(n_trees):
         _tree_fail_masks(
-            R, t, p_feature, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words, p_left,
+            RT, t, p_feature, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words, p_left,
             p_right, p_slot, tree_node_start, tree_internal, tree_leaf_start, leaves, fail, masks,
         )  # fmt: skip
         l0 = tree_leaf_start[t]
@@ -213,7 +215,7 @@ def _build_groups(
     leaf_and = np.empty(n_leaves, dtype=np.uint64)
     for t in range(n_trees):
         _tree_fail_masks(
-            R, t, p_feature, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words, p_left,
+            RT, t, p_feature, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words, p_left,
             p_right, p_slot, tree_node_start, tree_internal, tree_leaf_start, leaves, fail, masks,
         )  # fmt: skip
         l0 = tree_leaf_start[t]
