@@ -417,8 +417,7 @@ def lead_record(
     if total is None:
         total = float(attributions.sum())
     shown = float(sum(contributions))
-    # The validator itself: ``model_validate`` adds only argument checks around it.
-    record: LeadExplanation = LeadExplanation.__pydantic_validator__.validate_python(
+    record: LeadExplanation = LeadExplanation.model_validate(
         {
             "score": score,
             "output": output,

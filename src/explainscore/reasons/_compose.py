@@ -213,8 +213,7 @@ class ReasonWriter:
         else:
             fact = fact[:1].upper() + fact[1:]
         before, after = self._around[up][self._strength(contribution)]
-        # The validator itself: ``model_validate`` adds only argument checks around it.
-        code: ReasonCode = ReasonCode.__pydantic_validator__.validate_python(
+        code: ReasonCode = ReasonCode.model_validate(
             {
                 "code": self._codes[j][up],
                 "feature": self.names[j],
