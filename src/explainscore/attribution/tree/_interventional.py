@@ -441,30 +441,6 @@ def _explain_block(
                     r1[s] = 0.0
 
 
-@njit(cache=True, nogil=True)
-def _explain_serial(
-    XT: Any,
-    outT: Any,
-    margins: Any,
-    plan: Any,
-    bg_margin: Any,
-    bg_sigmoid: Any,
-    base: float,
-    weighted: bool,
-    max_nodes: int,
-    max_d: int,
-    block: int,
-) -> None:
-    """All leads on the calling thread, in blocks of ``block``."""
-    n = XT.shape[1]
-    for lo in range(0, n, block):
-        hi = min(n, lo + block)
-        _explain_block(
-            XT, lo, hi, outT, margins, plan, bg_margin, bg_sigmoid, base, weighted, max_nodes,
-            max_d,
-        )  # fmt: skip
-
-
 @njit(cache=True, nogil=True, parallel=True)
 def _explain_parallel(
     XT: Any,
@@ -682,17 +658,15 @@ class InterventionalTreeCore:
             self._offset, self._weighted, self._max_nodes, max(self._max_d, 1),
         )  # fmt: skip
         threads = min(n_threads, _max_threads())
-        if threads == 1 or n <= _BLOCK:
-            _explain_serial(*args, _BLOCK)
-        else:
-            # Smaller blocks when there are few leads, so every thread gets some.
-            block = max(8, min(_BLOCK, -(-n // threads)))
-            previous = numba.get_num_threads()
-            numba.set_num_threads(threads)
-            try:
-                _explain_parallel(*args, block)
-            finally:
-                numba.set_num_threads(previous)
+        # Smaller blocks when there are few leads, so every thread gets some; one thread runs
+        # the blocks in order.
+        block = _BLOCK if threads == 1 else max(8, min(_BLOCK, -(-n // threads)))
+        previous = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            _explain_parallel(*args, block)
+        finally:
+            numba.set_num_threads(previous)
         output = _sigmoid_array(margins) if self._weighted else margins
         return np.ascontiguousarray(outT.T), output
 
