@@ -11,6 +11,7 @@ import shap
 import xgboost as xgb
 
 from explainscore.attribution.tree import TreeShapCore, compile_ensemble, path_dependent_shap
+from explainscore.attribution.tree import _shap as tree_shap_module
 from explainscore.exceptions import InputError, ParameterError
 
 from .bruteforce import brute_force_shap
@@ -289,3 +290,21 @@ def test_paths_longer_than_a_mask_use_the_path_walking_kernel() -> None:
     explainer = shap.TreeExplainer({"trees": [tree]}, feature_perturbation="tree_path_dependent")
     np.testing.assert_allclose(values, explainer.shap_values(X), rtol=0, atol=1e-6)
     assert np.array_equal(core.shap_values(X, n_threads=2), values)
+
+
+def test_row_kernel_prefetching_changes_no_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tables beyond the cache make the single-row kernel prefetch; forced here on a small
+    # model, with every leaf kind, the values must stay those of the block kernel, bit for bit.
+    X, _, y = make_data(35, n=800, p=8, nan_rate=0.05)
+    model = lgb.LGBMRegressor(n_estimators=12, num_leaves=40, verbose=-1, n_jobs=1).fit(X, y)
+    ens = compile_ensemble(model)
+    full_bytes = TreeShapCore(ens).nbytes
+    monkeypatch.setattr(tree_shap_module, "_PREFETCH_BYTES", -1)
+    for budget in (full_bytes, full_bytes // 3, 0):
+        core = TreeShapCore(ens, memory_budget=budget)
+        assert core._ahead is not None
+        batch = core.shap_values(X[:64])
+        for i in range(0, 64, 7):
+            values, output = core.values_and_output(X[i : i + 1])
+            assert np.array_equal(values[0], batch[i])
+            np.testing.assert_allclose(output, ens.predict_raw(X[i : i + 1])[:, 0], atol=1e-12)

@@ -35,7 +35,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._decision import block_fail_masks, goes_left, is_plain, plain_left
-from ._plan_kernels import direct_slot_values, disagree_value, trailing_zeros
+from ._plan_kernels import direct_slot_values, disagree_value, prefetch, trailing_zeros
 
 __all__ = ["KIND_DIRECT", "KIND_SUBSETS", "KIND_VALUES", "mask_parallel", "mask_rows"]
 
@@ -45,6 +45,9 @@ KIND_VALUES = 2
 
 #: Unsigned index cast (see ``mask_rows``).
 _U = np.uint64
+#: How many leaves ahead ``mask_rows`` prefetches subset-table entries, when it does. Measured
+#: on one lead of the benchmark forests: 2 and 3 gave the same, 8 less.
+_AHEAD = 2
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -87,7 +90,14 @@ def _direct_leaf_into(
 
 @njit(cache=True, nogil=True)
 def mask_rows(
-    X: Any, out: Any, reached: Any, plan: Any, max_nodes: int, max_d: int, direct: Any
+    X: Any,
+    out: Any,
+    reached: Any,
+    plan: Any,
+    max_nodes: int,
+    max_d: int,
+    direct: Any,
+    ahead: Any,
 ) -> None:
     """Add the Shapley values of every row of ``X`` (rows x features) to ``out``, and the
     value of the leaf each row reaches in each tree to ``reached`` (the prediction, for free:
@@ -95,6 +105,14 @@ def mask_rows(
 
     Indices are cast to unsigned: numba then skips its negative-index wraparound test, which
     on these short loops of gathers cost half the time of a single lead.
+
+    ``direct`` is the Shapley weights when some leaf has no table, else None; ``ahead`` is
+    the subset tables when they are too big for the cache, else None. A leaf reads ``d + 1``
+    scattered entries of its table, which for one row come from memory when the tables do
+    not fit in the cache: the kernel then prefetches the entries ``_AHEAD`` leaves before
+    it reads them, so the misses overlap (one forest lead: 2.9 -> 2.3 ms). When the tables
+    fit, the prefetches only cost instructions (one XGBoost lead: 124 -> 151 µs), so None
+    compiles them out. Neither changes a value.
     """
     (
         p_feature,
@@ -157,8 +175,19 @@ def mask_rows(
                 fail[_U(p_right[g] - base)] = f | (bit & left)
             pd = 0
             pso = zero
-            for lfi in range(tree_leaf_start[t], tree_leaf_start[t + 1]):
+            last = tree_leaf_start[t + 1]
+            for lfi in range(tree_leaf_start[t], last):
                 lf = _U(lfi)
+                if ahead is not None and lfi + _AHEAD < last:
+                    # Every entry ``_table_slots`` will read: K[A] and K[A ^ s] for each slot.
+                    nf = lf + _U(_AHEAD)
+                    nd = _U(leaf_d[nf])
+                    na = ((one << nd) - one) & ~fail[_U(leaves[nf]) - _U(base)]
+                    nsub = _U(leaf_sub[nf])
+                    if leaf_kind[nf] != KIND_DIRECT:
+                        prefetch(ahead, nsub + na)
+                        for s in range(nd):
+                            prefetch(ahead, nsub + (na ^ (one << _U(s))))
                 for s in range(leaf_keep[lf], pd):
                     o[_U(slot_player[pso + _U(s)])] += r[_U(s)]
                     r[_U(s)] = 0.0

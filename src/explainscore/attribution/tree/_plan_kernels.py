@@ -16,7 +16,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from llvmlite import ir
 from numba import njit
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 try:  # LLVM's cttz; numba has shipped it since 0.40, but it is not public API.
     from numba.cpython.unsafe.numbers import trailing_zeros as _cttz
@@ -33,6 +36,42 @@ except ImportError:  # pragma: no cover - depends on the numba version
 #: Index of the lowest set bit (typed ``Any``: mypy sees the intrinsic's compiler signature).
 trailing_zeros: Any = _cttz
 
+
+# numba's code-generation helpers, typed ``Any`` (numba ships no annotations for them).
+_item_pointer: Any = cgutils.get_item_pointer
+_llvm_function: Any = cgutils.get_or_insert_function
+
+
+@intrinsic
+def _prefetch(typingctx: Any, array: Any, index: Any) -> Any:
+    """LLVM's ``prefetch`` of ``array[index]`` (read, keep in every cache level); numba does
+    not expose it. A hint only: no value is read, so a wrong address cannot fault."""
+    sig = types.void(array, index)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = _item_pointer(
+            context, builder, aryty, ary, [args[1]], wraparound=False, boundscheck=False
+        )
+        if getattr(ptr.type, "is_opaque", False):  # LLVM 15+: one pointer type
+            name = "llvm.prefetch.p0"
+        else:  # typed pointers (older llvmlite): the intrinsic takes i8*
+            ptr = builder.bitcast(ptr, ir.IntType(8).as_pointer())
+            name = "llvm.prefetch.p0i8"
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32])
+        fn = _llvm_function(builder.module, fnty, name)
+        # rw=0 (read), locality=3 (keep in all levels), cache type=1 (data)
+        builder.call(fn, [ptr, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+#: Ask the memory system for ``array[index]`` ahead of its use (typed ``Any`` as above).
+prefetch: Any = _prefetch
+
 __all__ = [
     "direct_slot_values",
     "disagree_value",
@@ -40,6 +79,7 @@ __all__ = [
     "layout_trees",
     "leaf_keep",
     "path_factors",
+    "prefetch",
     "trailing_zeros",
 ]
 

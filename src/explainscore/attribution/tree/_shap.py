@@ -56,6 +56,9 @@ _FEW_ROWS = 8
 _BLOCK_BYTES = 8 * 2**20
 #: Fewest rows per parallel block of the path-walking kernels.
 _DEEP_BLOCK = 64
+#: Subset tables above this size are prefetched by the single-row kernel (see ``mask_rows``):
+#: about the last-level cache of a server core, beyond which one row's reads go to memory.
+_PREFETCH_BYTES = 32 * 2**20
 
 
 def _max_threads() -> int:
@@ -286,6 +289,8 @@ class TreeShapCore:
         # The single-row kernel is compiled apart for ensembles without direct leaves (None),
         # where the leaf-kind test would cost it a tenth of its time.
         self._direct_weights = weights if self.n_direct_leaves else None
+        # Likewise its prefetches, which pay only when the tables do not fit in the cache.
+        self._ahead = subsets if subsets.nbytes > _PREFETCH_BYTES else None
         counts = np.diff(tree_node_start)
         self._max_nodes = int(counts.max()) if counts.size else 1
         self._max_d = max_d
@@ -382,7 +387,7 @@ class TreeShapCore:
         out = np.zeros((rows.shape[0], self.n_players), dtype=np.float64)
         reached = np.full(rows.shape[0], self.ensemble.base_offset[self.output])
         plan, direct = self._plan, self._direct_weights
-        mask_rows(rows, out, reached, plan, self._max_nodes, self._max_d, direct)
+        mask_rows(rows, out, reached, plan, self._max_nodes, self._max_d, direct, self._ahead)
         return out, reached
 
     def _deep_values(self, rows: FloatArray, n_threads: int) -> FloatArray:
