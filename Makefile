@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # xgboost-cpu: the CPU-only XGBoost wheel (the regular one pulls ~470 MB of CUDA libraries).
-EXTRAS_RUNTIME := xgboost-cpu>=2.0 lightgbm>=4.0
+EXTRAS_RUNTIME := 'xgboost-cpu>=2.0' 'lightgbm>=4.0'
 STAMP := $(VENV)/.installed-dev
 
 .PHONY: demo test docs bench bench-quick lint typecheck clean
