@@ -126,12 +126,7 @@ def _slope(mx: float, mb: float, sb: float) -> float:
 def _tree_fail_masks(
     RT: Any,
     t: int,
-    p_feature: Any,
-    p_threshold: Any,
-    p_flags: Any,
-    p_cat_start: Any,
-    p_cat_len: Any,
-    cat_words: Any,
+    nodes: Any,
     p_left: Any,
     p_right: Any,
     p_slot: Any,
@@ -144,9 +139,8 @@ def _tree_fail_masks(
 ) -> None:
     """``masks[k, b]``: the slots row ``b`` (column ``b`` of ``RT``, features x rows)
     contradicts on the path to tree ``t``'s ``k``-th leaf (``fail`` is scratch of one entry
-    per node of the tree and row)."""
+    per node of the tree and row); ``nodes`` are the decision's six node arrays."""
     base = tree_node_start[t]
-    nodes = (p_feature, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words)
     n = RT.shape[1]
     block_fail_masks(RT, 0, n, base, tree_internal[t], nodes, p_left, p_right, p_slot, fail)
     l0 = tree_leaf_start[t]
@@ -157,12 +151,7 @@ def _tree_fail_masks(
 @njit(cache=True, nogil=True)
 def _build_groups(
     R: Any,
-    p_feature: Any,
-    p_threshold: Any,
-    p_flags: Any,
-    p_cat_start: Any,
-    p_cat_len: Any,
-    cat_words: Any,
+    nodes: Any,
     p_left: Any,
     p_right: Any,
     p_slot: Any,
@@ -193,8 +182,8 @@ def _build_groups(
     leaf_group_start = np.zeros(n_leaves + 1, dtype=np.int64)
     for t in range(n_trees):
         _tree_fail_masks(
-            RT, t, p_feature, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words, p_left,
-            p_right, p_slot, tree_node_start, tree_internal, tree_leaf_start, leaves, fail, masks,
+            RT, t, nodes, p_left, p_right, p_slot, tree_node_start, tree_internal,
+            tree_leaf_start, leaves, fail, masks,
         )  # fmt: skip
         l0 = tree_leaf_start[t]
         for lf in range(l0, tree_leaf_start[t + 1]):
@@ -215,8 +204,8 @@ def _build_groups(
     leaf_and = np.empty(n_leaves, dtype=np.uint64)
     for t in range(n_trees):
         _tree_fail_masks(
-            RT, t, p_feature, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words, p_left,
-            p_right, p_slot, tree_node_start, tree_internal, tree_leaf_start, leaves, fail, masks,
+            RT, t, nodes, p_left, p_right, p_slot, tree_node_start, tree_internal,
+            tree_leaf_start, leaves, fail, masks,
         )  # fmt: skip
         l0 = tree_leaf_start[t]
         for lf in range(l0, tree_leaf_start[t + 1]):
@@ -584,7 +573,7 @@ class InterventionalTreeCore:
         weighted = space == "probability"
         (leaf_group_start, leaf_and, group_mask, group_na, group_count, group_first, members) = (
             _build_groups(
-                bg, *node_arrays, p_left, p_right, p_slot, tree_node_start, tree_internal,
+                bg, node_arrays, p_left, p_right, p_slot, tree_node_start, tree_internal,
                 tree_leaf_start, leaves, self._max_nodes, weighted,
             )
         )  # fmt: skip
