@@ -67,7 +67,7 @@ GOVERNANCE = [
         "code",
         "import tempfile, pathlib\n"
         "import explainscore\n"
-        "from explainscore import AuditLog, ExplainedModel, ModelCard, Policy, fairness_audit, sign_off\n"
+        "from explainscore import AuditLog, ExplainedModel, Keyring, ModelCard, Policy, fairness_audit, generate_key, sign_off\n"
         "from explainscore._demo import build_pipeline\n"
         "from explainscore.datasets import load_bank_catalog, load_bank_marketing\n"
         "from explainscore.exceptions import PolicyViolationError\n"
@@ -93,10 +93,26 @@ GOVERNANCE = [
         "log = AuditLog(work / 'audit.db', pseudonym_key=b'demo-key-please-change-me-0000000')\n"
         "em = ExplainedModel(build_pipeline(Xm, n_estimators=50), catalog=load_bank_catalog(),\n"
         "                    policy=Policy(blocked=['age'], hidden=['marital']), audit_log=log).fit(Xm, y)\n"
-        "explainscore.save(em, work / 'model')\n"
-        "card = ModelCard.for_model(explainscore.load(work / 'model'), name='leads', owner='ana', intended_use='rank leads')\n"
-        "sign_off(card, approver='ben').save(work / 'model' / 'card.json')\n"
-        "live = explainscore.load(work / 'model', require_sign_off=True, audit_log=log)\n"
+        "explainscore.save(em, work / 'model')",
+    ),
+    (
+        "md",
+        "Sign-off is four-eyes and signed: the owner (ana) creates the card with her key, a "
+        "second person (ben) approves it with his, and the production door verifies ben's "
+        "signature, and ana's on the card, against a keyring of trusted public keys. In "
+        "practice each key lives in a "
+        "file of its holder (`explainscore keys create`) and the keyring is a file the door is "
+        "given (`explainscore keys trust`, `--trusted-keys`).",
+    ),
+    (
+        "code",
+        "ana, ben = generate_key('ana'), generate_key('ben')\n"
+        "trusted = Keyring()\n"
+        "trusted.trust(ana.public_key)  # the owner's key: the card must be signed by its owner\n"
+        "trusted.trust(ben.public_key)\n"
+        "card = ModelCard.for_model(explainscore.load(work / 'model'), owner_key=ana, name='leads', intended_use='rank leads')\n"
+        "sign_off(card, key=ben, note='reviewed the fairness report').save(work / 'model' / 'card.json')\n"
+        "live = explainscore.load(work / 'model', require_sign_off=True, trusted_keys=trusted, audit_log=log)\n"
         "batch = live.explain(Xm.iloc[:500], actor='notebook', lead_ids=[f'L{i}' for i in range(500)])\n"
         "batch[0].signed_off, batch[0].audit_seq",
     ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,3 +32,12 @@ def bank() -> tuple[pd.DataFrame, pd.Series]:
     rng = np.random.default_rng(0)
     pick = np.sort(rng.choice(len(X), size=4000, replace=False))
     return X.iloc[pick].reset_index(drop=True), y.iloc[pick].reset_index(drop=True)
+
+
+@pytest.fixture
+def signers(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Keys of an owner (``ana``) and an approver (``ben``) in a keyring that
+    ``EXPLAINSCORE_TRUSTED_KEYS`` names (tests/signing.py)."""
+    from tests.signing import make_signers
+
+    return make_signers(tmp_path_factory.mktemp("keys"), monkeypatch)

@@ -88,23 +88,31 @@ def test_unsigned_model_is_refused_in_one_line(saved, leads, tmp_path, capsys) -
     err = capsys.readouterr().err
     assert code == 1
     assert err.startswith(
-        "explainscore: error: ExplainedModel refused: the model has no model card"
+        "explainscore: error: explainscore explain refused: the model has no model card"
     )
     assert err.count("\n") == 1
     assert "Traceback" not in err
+    # The command line's words, not Python's.
+    assert "'explainscore card" in err
+    assert "'explainscore sign-off" in err
+    assert "--allow-unsigned" in err
+    for python in ("require_sign_off", "ModelCard", "sign_off", "card="):
+        assert python not in err
 
 
-def test_card_sign_off_then_production_run(saved, leads, tmp_path, capsys) -> None:
+def test_card_sign_off_then_production_run(saved, leads, tmp_path, capsys, signers) -> None:
     import shutil
 
     model, _ = saved
     copy = tmp_path / "model"
     shutil.copytree(model, copy)
     src, _ = _input(leads, tmp_path, n=20)
-    assert main(["card", str(copy), "--name", "leads", "--owner", "ana",
+    ana, ben = signers.key_file("ana"), signers.key_file("ben")
+    assert main(["card", str(copy), "--name", "leads", "--owner-key", str(ana),
                  "--intended-use", "rank leads"]) == 0  # fmt: skip
-    assert main(["sign-off", str(copy), "--approver", "ana"]) == 1  # owner may not approve
-    assert main(["sign-off", str(copy), "--approver", "ben"]) == 0
+    assert main(["sign-off", str(copy), "--key", str(ana)]) == 1  # owner may not approve
+    assert "belongs to the model's owner" in capsys.readouterr().err
+    assert main(["sign-off", str(copy), "--key", str(ben)]) == 0
     assert (
         main(["explain", str(copy), "--input", str(src), "--output", str(tmp_path / "o.csv")]) == 0
     )
@@ -127,7 +135,8 @@ def test_usage_and_user_errors(saved, tmp_path, capsys) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["demo", "explain", "serve", "card", "sign-off", "audit", "fairness", "bench"]
+    "command",
+    ["demo", "explain", "serve", "card", "sign-off", "keys", "audit", "fairness", "bench"],
 )
 def test_every_subcommand_has_help(command, capsys) -> None:
     with pytest.raises(SystemExit) as info:

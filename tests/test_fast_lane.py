@@ -206,7 +206,8 @@ def test_lane_records_follow_set_params() -> None:
     X, y = _data()
     model = XGBClassifier(n_estimators=10, max_depth=3, n_jobs=1).fit(X.to_numpy(), y)
     rows = X.to_numpy()[:5]
-    em = ExplainedModel(model, background=X.to_numpy()[:100], model_version="v1")
+    # The background names the columns: a policy cannot be applied to an unnamed x0, x1, ...
+    em = ExplainedModel(model, background=X.iloc[:100], model_version="v1")
     keys = ("model_version", "policy_version", "target_class", "output_space", "signed_off")
 
     def check() -> LeadExplanation:
@@ -219,12 +220,12 @@ def test_lane_records_follow_set_params() -> None:
 
     first = check()
     assert (first.model_version, first.policy_version, first.target_class) == ("v1", None, 1)
-    em.set_params(model_version="v2", policy=Policy(version="p7", hidden=("x1",)), target_class=0)
+    em.set_params(model_version="v2", policy=Policy(version="p7", hidden=("f1",)), target_class=0)
     assert em.engine_.lane is not None
     second = check()
     assert (second.model_version, second.policy_version, second.target_class) == ("v2", "p7", 0)
-    assert "x1" not in [a.feature for a in second.attributions]
-    assert all(c.feature != "x1" for c in second.reason_codes)
+    assert "f1" not in [a.feature for a in second.attributions]
+    assert all(c.feature != "f1" for c in second.reason_codes)
 
 
 def test_explained_at_is_the_current_utc_second() -> None:

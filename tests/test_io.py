@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 from pathlib import Path
@@ -52,8 +53,18 @@ def test_round_trip_gives_identical_explanations(estimator, leads, tmp_path) -> 
     assert loaded.policy == em.policy
     assert loaded.top_k == 2
     assert loaded.model_fingerprint_.startswith("sha256:")
+    # The fingerprint covers the whole bundle: the canonical manifest, which lists the
+    # digest of every file (model, policy, catalog, background).
     manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
-    assert manifest["model_sha256"] == loaded.model_fingerprint_
+    canonical = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    assert loaded.model_fingerprint_ == "sha256:" + digest
+    assert set(manifest["files"]) == {
+        "model.skops",
+        "background.json",
+        "catalog.json",
+        "policy.json",
+    }
 
 
 class _Marker:
@@ -127,6 +138,8 @@ def test_tampered_truncated_and_missing_files(leads, tmp_path) -> None:
         explainscore.load(tmp_path / "nothing-here")
     with pytest.raises(explainscore.exceptions.ParameterError, match="not empty"):
         explainscore.save(em, tmp_path / "t")
+    explainscore.save(em, tmp_path / "t", overwrite=True)
+    assert explainscore.load(tmp_path / "t").n_features_in_ == num.shape[1]
 
 
 def test_truncated_model_file_is_a_clear_error(leads, tmp_path) -> None:
@@ -137,9 +150,11 @@ def test_truncated_model_file_is_a_clear_error(leads, tmp_path) -> None:
     model_file = tmp_path / "m" / "model.skops"
     model_file.write_bytes(model_file.read_bytes()[:100])
     manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
-    import hashlib
-
-    manifest["model_sha256"] = "sha256:" + hashlib.sha256(model_file.read_bytes()).hexdigest()
+    data = model_file.read_bytes()
+    manifest["files"]["model.skops"] = {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size": len(data),
+    }
     (tmp_path / "m" / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ModelFileError, match=r"not a readable skops file|could not be loaded"):
         explainscore.load(tmp_path / "m")
@@ -160,7 +175,7 @@ def test_version_mismatch_warns_or_refuses(leads, tmp_path) -> None:
         explainscore.load(tmp_path / "m", on_version_mismatch="error")
 
 
-def test_card_signs_off_the_saved_file(leads, tmp_path) -> None:
+def test_card_signs_off_the_saved_file(leads, tmp_path, signers) -> None:
     X, y = leads
     num = X.select_dtypes("number")
     explainscore.save(ExplainedModel(LogisticRegression(max_iter=1000)).fit(num, y), tmp_path / "m")
@@ -168,7 +183,8 @@ def test_card_signs_off_the_saved_file(leads, tmp_path) -> None:
         explainscore.load(tmp_path / "m", require_sign_off=True)
     loaded = explainscore.load(tmp_path / "m")
     card = sign_off(
-        ModelCard.for_model(loaded, name="m", owner="ana", intended_use="ranking"), approver="ben"
+        ModelCard.for_model(loaded, name="m", owner_key=signers.ana, intended_use="ranking"),
+        key=signers.ben,
     )
     card.save(tmp_path / "m" / "card.json")
     ok = explainscore.load(tmp_path / "m", require_sign_off=True)

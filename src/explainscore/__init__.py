@@ -18,6 +18,7 @@ from ._records import (
 from ._version import __version__
 from .governance import (
     AuditLog,
+    Keyring,
     KillSwitch,
     ModelCard,
     Policy,
@@ -25,6 +26,7 @@ from .governance import (
     ReviewRules,
     SignOff,
     fairness_audit,
+    generate_key,
     sign_off,
 )
 from .io import load, save
@@ -38,6 +40,7 @@ __all__ = [
     "ExplainedModel",
     "Explanations",
     "FeatureAttribution",
+    "Keyring",
     "KillSwitch",
     "LeadExplanation",
     "ModelCard",
@@ -52,6 +55,7 @@ __all__ = [
     "SignOff",
     "__version__",
     "fairness_audit",
+    "generate_key",
     "load",
     "save",
     "sign_off",

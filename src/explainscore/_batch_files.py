@@ -1,24 +1,62 @@
-"""Explaining CSV / Parquet files in chunks: constant memory, no row silently lost.
+"""Explaining CSV / Parquet files in chunks: constant memory, no row lost, no partial file.
 
 Every input row ends up in exactly one of two files: the output (score, CRM fields and
-attributions) or the rejects file (the row as read, with the column and problem that stopped
-it). The summary counts both and checks they add up to the rows read.
+attributions) or the rejects file (the row as read, with its line number, the column and the
+problem that stopped it). A row the CSV reader cannot split into the header's fields (too
+many or too few fields, bytes that are not UTF-8, a quote not closed) is rejected like a row
+the model cannot take; a chunk whose every row is bad is rejected row by row. The summary
+counts both files and checks that they add up to the rows read.
+
+Both files are written to temporaries in their destination folders and renamed over the final
+paths only when the whole input was read (rejects first, the output last): a failed, stopped or
+killed run leaves any earlier output as it was and never a partial file at the final path.
+
+Governance holds at this door as at the API: an input file with a column the policy blocks is
+refused (not dropped: its values would otherwise reach the rejects file), an id column that is
+hidden or blocked is refused, hidden columns are never written to either file, and the kill
+switch stops a run before it starts or between chunks.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gzip
+import io
+import os
+import secrets
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
 import pandas as pd
 
-from .exceptions import InputError, ParameterError
+from ._csv_reader import CsvRows, ParseProblem, grid_of, replace_undecodable, rows_to_frame
+from ._inputs import HIDDEN
+from .exceptions import (
+    ColumnTypeError,
+    InputError,
+    MissingColumnError,
+    NonFiniteValueError,
+    ParameterError,
+    PolicyViolationError,
+    ScoringPausedError,
+)
 
-__all__ = ["FileSummary", "explain_file", "rejects_path_for"]
+__all__ = [
+    "FileSummary",
+    "explain_file",
+    "process_kill_switch",
+    "read_frame",
+    "rejects_path_for",
+    "write_atomically",
+]
+
+KILL_ENV = "EXPLAINSCORE_KILL_SWITCH"
+KILL_FILE_ENV = "EXPLAINSCORE_KILL_SWITCH_FILE"
 
 
 @dataclass(frozen=True)
@@ -56,21 +94,368 @@ def _kind(path: Path) -> str:
     )
 
 
-def _chunks(path: Path, size: int, text_columns: list[str], sep: str) -> Iterator[pd.DataFrame]:
-    if _kind(path) == "parquet":
+# --- the kill switch ---------------------------------------------------------------------
+
+
+def process_kill_switch() -> str | None:
+    """Which process-wide kill switch is engaged (a text for a message), or None.
+
+    ``EXPLAINSCORE_KILL_SWITCH`` engages it with any value but "", "0", "false" or "off"; the
+    file named by ``EXPLAINSCORE_KILL_SWITCH_FILE`` engages it by existing, whatever it holds.
+    Checked before the model is even loaded.
+    """
+    from .governance._kill_switch import process_engaged, process_state
+
+    return _source_text(process_state().source) if process_engaged() else None
+
+
+def _kill_source(explained: Any) -> str | None:
+    """Which kill switch stops ``explained`` now (the model's own or the process-wide one),
+    as a text for a message, or None."""
+    from .governance._kill_switch import combined_engaged
+
+    if not combined_engaged(getattr(explained, "kill_switch", None)):
+        return None
+    return _source_text(explained._kill_state().source)
+
+
+def _source_text(source: str | None) -> str:
+    return {
+        "env": f"the {KILL_ENV} environment variable",
+        "file": f"a kill-switch file ({KILL_FILE_ENV} or the model's)",
+        "api": "the model's kill switch",
+    }.get(source or "", "the kill switch")
+
+
+def _paused_error(source: str, *, started: bool) -> ScoringPausedError:
+    when = "stopped" if started else "refused"
+    return ScoringPausedError(
+        f"explainscore explain {when}: scoring is paused by {source}. Nothing was written "
+        "(an earlier output file is left as it was). Release the switch and run again."
+    )
+
+
+# --- governance at the file door ----------------------------------------------------------
+
+
+class _Rules:
+    """Which columns are blocked or hidden for this model, matched as the policy matches
+    (any spelling: case, width, look-alike letters); the catalog's hidden columns too."""
+
+    def __init__(self, explained: Any, engine: Any) -> None:
+        from .governance._identity import skeleton
+
+        self._skeleton = skeleton
+        self.policy = getattr(explained, "policy", None)
+        self._hidden = {skeleton(str(h)) for h in engine.catalog.hidden()}
+
+    def blocked_entry(self, name: str) -> int | None:
+        """The 1-based entry of the policy's blocked list that ``name`` matches, or None."""
+        return None if self.policy is None else self.policy.blocked_entry(name)
+
+    def secret(self, name: str) -> bool:
+        """Whether ``name`` may not be written anywhere: hidden or blocked."""
+        if self.policy is not None and self.policy.is_secret(name):
+            return True
+        return self._skeleton(name) in self._hidden
+
+    def shown(self, name: str) -> str:
+        return HIDDEN if self.secret(name) else name
+
+    def refuse_blocked(
+        self, columns: Sequence[str], source: str, *, allowed: Sequence[str] = ()
+    ) -> None:
+        for name in columns:
+            if name in allowed:
+                continue
+            entry = self.blocked_entry(name)
+            if entry is not None:
+                assert self.policy is not None
+                version = self.policy.version
+                raise PolicyViolationError(
+                    f"explainscore refused {source}: it has a column that policy version "
+                    f"{version!r} blocks (blocked entry {entry}). Remove that column from the "
+                    "file and run again: a blocked column may not be read, scored or written "
+                    "anywhere. Nothing was written.",
+                    policy_version=version,
+                    entry=entry,
+                )
+
+    def refuse_id_columns(self, id_columns: Sequence[str]) -> None:
+        for i, name in enumerate(id_columns, start=1):
+            if self.secret(name):
+                raise PolicyViolationError(
+                    f"explainscore explain refused: --id-column number {i} names a column "
+                    "that the model's policy or catalog hides or blocks, and id columns are "
+                    "copied to the output. Choose another identifier column.",
+                    policy_version=None if self.policy is None else self.policy.version,
+                )
+
+    def problem(self, column: str, problem: str) -> tuple[str, str]:
+        """A reject's column and problem, with a hidden or blocked column never named."""
+        if column == HIDDEN or not self.secret(column):
+            return column, problem
+        prefix = f"column {column!r} "
+        if problem.startswith(prefix):
+            return HIDDEN, f"{HIDDEN} {problem[len(prefix) :]}"
+        return HIDDEN, f"{HIDDEN} holds a value the model cannot take"
+
+
+# --- atomic outputs ------------------------------------------------------------------------
+
+
+class _Temporary:
+    """A new file beside ``final``, renamed over it by :meth:`commit` or removed by
+    :meth:`discard`. Its name is unique (pid and random), so concurrent runs never meet."""
+
+    def __init__(self, final: Path) -> None:
+        self.final = final
+        folder = final.parent if str(final.parent) else Path(".")
+        if not folder.is_dir():
+            raise FileNotFoundError(2, "No such directory", str(folder))
+        while True:
+            name = f".{final.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+            self.path = folder / name
+            try:
+                # O_EXCL: never reuse or follow an existing file; the mode is the usual one
+                # (0666 less the umask), as the final file would have had.
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:
+                continue
+            break
+        self.handle: io.BufferedWriter | None = os.fdopen(fd, "wb")
+
+    def commit(self) -> None:
+        if self.handle is not None:
+            self.handle.flush()
+            os.fsync(self.handle.fileno())
+            self.handle.close()
+            self.handle = None
+        os.replace(self.path, self.final)
+        with contextlib.suppress(OSError):  # best effort: make the rename itself durable
+            dir_fd = os.open(self.final.parent if str(self.final.parent) else ".", os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+    def discard(self) -> None:
+        if self.handle is not None:
+            with contextlib.suppress(OSError):
+                self.handle.close()
+            self.handle = None
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary renamed over it on success."""
+    tmp = _Temporary(path)
+    try:
+        assert tmp.handle is not None
+        tmp.handle.write(text.encode("utf-8"))
+        tmp.commit()
+    except BaseException:
+        tmp.discard()
+        raise
+
+
+class _Writer:
+    """Appends frames to a CSV or Parquet temporary, chunk by chunk; commit renames it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.kind = _kind(path)
+        self._tmp = _Temporary(path)
+        self._text: io.TextIOWrapper | None = None
+        self._gzip: gzip.GzipFile | None = None
+        self._parquet: Any = None
+        self.started = False
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.kind == "csv":
+            if self._text is None:
+                raw: Any = self._tmp.handle
+                if self.path.suffix.lower() == ".gz":
+                    self._gzip = gzip.GzipFile(fileobj=raw, mode="wb")
+                    raw = self._gzip
+                self._text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            frame.to_csv(self._text, header=not self.started, index=False, lineterminator="\n")
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self._tmp.handle, table.schema)
+            self._parquet.write_table(table.cast(self._parquet.schema))
+        self.started = True
+
+    def commit(self, empty: pd.DataFrame) -> None:
+        if not self.started:
+            self.write(empty)
+        if self._text is not None:
+            self._text.flush()
+            self._text.detach()  # keep the file open for the fsync in commit
+        if self._gzip is not None:
+            self._gzip.close()  # writes the gzip trailer; the file itself stays open
+        if self._parquet is not None:
+            self._parquet.close()
+        self._tmp.commit()
+
+    def discard(self) -> None:
+        # Close the layers first, so that nothing flushes into a closed file later.
+        for layer in (self._parquet, self._text, self._gzip):
+            if layer is not None:
+                with contextlib.suppress(Exception):
+                    layer.close()
+        self._tmp.discard()
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Chunk:
+    """Consecutive data rows: the parsed ones as a frame, and those that could not be read."""
+
+    first_row: int
+    count: int
+    #: Parsed rows: the model's columns (numbers converted), index = data-row positions.
+    frame: pd.DataFrame
+    #: The id columns of the parsed rows, as read.
+    ids: pd.DataFrame
+    problems: list[ParseProblem] = field(default_factory=list)
+    #: For a parsed row's position: its line number (None for Parquet) and the values of the
+    #: columns kept in the rejects file.
+    line_of: Callable[[int], int | None] = lambda _: None
+    values_of: Callable[[int], list[Any]] = lambda _: []
+
+
+class _CsvSource:
+    def __init__(self, path: Path, *, sep: str, chunk_size: int) -> None:
+        self.rows = CsvRows(path, sep=sep, chunk_size=chunk_size)
+        self.columns = list(self.rows.header)
+        self.has_lines = True
+
+    def close(self) -> None:
+        self.rows.close()
+
+    def chunks(
+        self, numeric: list[str], text: list[str], ids: Sequence[str], kept: list[int]
+    ) -> Iterator[_Chunk]:
+        header = self.columns
+        for c in self.rows.chunks():
+            index = pd.Index(c.positions, dtype=np.int64)
+            grid = grid_of(c.rows, len(header))
+            frame = rows_to_frame(grid, header, numeric=numeric, text=text, index=index)
+            id_frame = rows_to_frame(grid, header, numeric=(), text=(), raw=ids, index=index)
+            where = np.asarray(c.positions, dtype=np.int64)
+            rows, lines = c.rows, c.lines
+
+            def line_of(pos: int, where: Any = where, lines: list[int] = lines) -> int | None:
+                return lines[int(np.searchsorted(where, pos))]
+
+            def values_of(pos: int, where: Any = where, rows: list[list[str]] = rows) -> list[Any]:
+                fields = rows[int(np.searchsorted(where, pos))]
+                return [fields[i] for i in kept]
+
+            yield _Chunk(c.first_row, c.count, frame, id_frame, c.problems, line_of, values_of)
+
+
+class _ParquetSource:
+    def __init__(self, path: Path, *, chunk_size: int) -> None:
         from ._optional import import_optional
 
         pq = import_optional("pyarrow.parquet", extra="files", purpose="Parquet input")
-        # Keep the file object alive (and closed at the end) while its batches are read.
-        with pq.ParquetFile(path) as source:
-            for batch in source.iter_batches(batch_size=size):
-                yield batch.to_pandas()
-        return
-    # Text columns are read as text in every chunk, so a chunk whose codes look numeric
-    # ("01", "1") is not silently turned into numbers.
-    yield from pd.read_csv(
-        path, chunksize=size, sep=sep, dtype=dict.fromkeys(text_columns, str), keep_default_na=True
-    )
+        self._file = pq.ParquetFile(path)
+        self.columns = [str(n) for n in self._file.schema_arrow.names]
+        self.chunk_size = chunk_size
+        self.has_lines = False
+
+    def close(self) -> None:
+        self._file.close()
+
+    def chunks(
+        self, numeric: list[str], text: list[str], ids: Sequence[str], kept: list[int]
+    ) -> Iterator[_Chunk]:
+        model = [n for n in self.columns if n in set(numeric) | set(text)]
+        names = [self.columns[i] for i in kept]
+        wanted = list(dict.fromkeys([*model, *ids, *names]))
+        start = 0
+        # Only the columns that are used or kept for the rejects are read from the file.
+        for batch in self._file.iter_batches(batch_size=self.chunk_size, columns=wanted):
+            whole = batch.to_pandas()
+            whole.index = pd.RangeIndex(start, start + len(whole))
+            shown = whole[names]
+
+            def values_of(pos: int, shown: pd.DataFrame = shown) -> list[Any]:
+                return list(shown.loc[pos])
+
+            yield _Chunk(start, len(whole), whole[model], whole[list(ids)], [],
+                         lambda _: None, values_of)  # fmt: skip
+            start += len(whole)
+
+
+def _open_source(path: Path, *, sep: str, chunk_size: int) -> _CsvSource | _ParquetSource:
+    if _kind(path) == "parquet":
+        return _ParquetSource(path, chunk_size=chunk_size)
+    return _CsvSource(path, sep=sep, chunk_size=chunk_size)
+
+
+def _check_columns(columns: list[str], names: list[str], rules: _Rules, source: str) -> None:
+    seen: set[str] = set()
+    for i, c in enumerate(columns):
+        if c in seen:
+            raise InputError(
+                f"{source} names one column twice (column {i + 1}). Give every column its own name."
+            )
+        seen.add(c)
+    missing = [n for n in names if n not in seen]
+    if missing:
+        shown = list(dict.fromkeys(rules.shown(n) for n in missing))
+        raise MissingColumnError(
+            f"{source} lacks {', '.join(_quoted(n) for n in shown)}, which the model was built "
+            "on. Add the column(s) (an empty cell is a missing value).",
+            columns=shown,
+        )
+
+
+def _quoted(name: str) -> str:
+    return name if name == HIDDEN else repr(name)
+
+
+def read_frame(
+    explained: Any, input_path: Path, *, sep: str, keep: Sequence[str]
+) -> tuple[pd.DataFrame, int]:
+    """The model's columns (converted) and the ``keep`` columns (as read) of a whole file,
+    and how many rows could not be read (fairness audits use it).
+
+    A column the policy blocks is refused unless it is one of ``keep`` (a fairness audit's
+    sensitive columns are read, never passed to the model, and reported only as groups).
+    """
+    engine = explained._ensure_built()
+    rules = _Rules(explained, engine)
+    names = [str(n) for n in explained.feature_names_in_]
+    numeric = [c.name for c in engine.schema.columns if c.kind == "numeric"]
+    text = [c.name for c in engine.schema.columns if c.kind != "numeric"]
+    source = _open_source(input_path, sep=sep, chunk_size=50_000)
+    try:
+        rules.refuse_blocked(source.columns, input_path.name, allowed=keep)
+        _check_columns(source.columns, names, rules, input_path.name)
+        frames, bad = [], 0
+        extra = [k for k in keep if k in source.columns and k not in names]
+        for chunk in source.chunks(numeric, text, extra, []):
+            frames.append(pd.concat([chunk.frame, chunk.ids], axis=1))
+            bad += len(chunk.problems)
+    finally:
+        source.close()
+    if not frames:
+        return pd.DataFrame(columns=[*names, *keep]), bad
+    return pd.concat(frames), bad
+
+
+# --- the run -------------------------------------------------------------------------------
 
 
 class _Progress:
@@ -91,35 +476,102 @@ class _Progress:
             self.stream.write("\n")
 
 
-class _Writer:
-    """Appends frames to a CSV or Parquet file, chunk by chunk."""
+@dataclass
+class _Rejects:
+    """The rejected rows of one chunk, gathered then written as one frame."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.kind = _kind(path)
-        self._parquet: Any = None
-        self._started = False
-        if path.exists():
-            path.unlink()
+    positions: list[int] = field(default_factory=list)
+    lines: list[int | None] = field(default_factory=list)
+    values: list[list[Any]] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
-    def write(self, frame: pd.DataFrame) -> None:
-        if self.kind == "csv":
-            frame.to_csv(self.path, mode="a", header=not self._started, index=False)
-        else:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+    def add(self, pos: int, line: int | None, values: list[Any], column: str, problem: str) -> None:
+        self.positions.append(pos)
+        self.lines.append(line)
+        self.values.append(values)
+        self.columns.append(column)
+        self.problems.append(problem)
 
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            if self._parquet is None:
-                self._parquet = pq.ParquetWriter(self.path, table.schema)
-            self._parquet.write_table(table.cast(self._parquet.schema))
-        self._started = True
+    def frame(self, kept: list[str], with_lines: bool) -> pd.DataFrame:
+        order = np.argsort(self.positions, kind="stable")
+        body = pd.DataFrame([self.values[i] for i in order], columns=kept, dtype=object)
+        head: dict[str, Any] = {}
+        if with_lines:
+            head["line"] = [self.lines[i] for i in order]
+        head["row"] = [self.positions[i] for i in order]
+        frame = pd.concat([pd.DataFrame(head), body], axis=1)
+        frame["reject_column"] = [self.columns[i] for i in order]
+        frame["reject_problem"] = [self.problems[i] for i in order]
+        return frame
 
-    def close(self, empty: pd.DataFrame) -> None:
-        if not self._started:
-            self.write(empty)
-        if self._parquet is not None:
-            self._parquet.close()
+
+def _parse_values(
+    problem: ParseProblem, width: int, kept: list[int], aligned_only: bool
+) -> list[Any]:
+    """The kept columns' fields of a record that could not be parsed, when it is safe to
+    write them: aligned to the header, or (when the file has no hidden column) by position."""
+    fields = problem.fields
+    if fields is None or (aligned_only and len(fields) != width):
+        return [""] * len(kept)
+    padded = replace_undecodable(fields) + [""] * max(0, width - len(fields))
+    return [padded[i] for i in kept]
+
+
+def _explain_rows(
+    explained: Any, engine: Any, frame: pd.DataFrame
+) -> tuple[Any, list[tuple[int, str, str]]]:
+    """The batch for ``frame`` (or None) and the rejected rows as (position, column, problem).
+
+    ``explain(on_error="skip")`` raises when no row of the frame is good (one column bad in
+    every row, or every row missing a value): then every row is rejected with its own problem
+    instead of the chunk stopping the job.
+    """
+    try:
+        batch = explained.explain(frame, on_error="skip")
+    except (ColumnTypeError, NonFiniteValueError) as exc:
+        return None, _every_row_problems(engine.schema, frame, exc)
+    index = frame.index
+    return batch, [(int(index[r.row]), r.column, r.problem) for r in batch.rejected]
+
+
+def _every_row_problems(
+    schema: Any, frame: pd.DataFrame, exc: Exception
+) -> list[tuple[int, str, str]]:
+    index = frame.index
+    try:
+        validated = schema.validate(frame, where="explain")
+    except ColumnTypeError as whole:
+        # One column holds the wrong kind in every row: that is every row's problem.
+        column = whole.column
+        what = (
+            "holds text where a number is expected"
+            if "must hold numbers" in str(whole)
+            else "holds a number where a category (text) is expected"
+        )
+        subject = HIDDEN if column == HIDDEN else f"column {column!r}"
+        return [(int(i), column, f"{subject} {what}") for i in index]
+    problems = validated.problems
+    if len(problems) != len(frame):  # some rows are good: the error was about something else
+        raise exc
+    return [(int(index[p.row]), p.column, p.message) for _, p in sorted(problems.items())]
+
+
+def _output_table(
+    batch: Any, ids: pd.DataFrame, id_columns: Sequence[str], crm: str
+) -> pd.DataFrame:
+    table = batch.to_crm(crm)
+    for name in reversed(id_columns):
+        table.insert(0, name, ids.loc[table.index, name].to_numpy())
+    contrib = pd.DataFrame(
+        batch.attributions,
+        index=table.index,
+        columns=[f"contrib_{n}" for n in batch.feature_names],
+    )
+    hidden = [f"contrib_{h}" for h in batch.hidden if f"contrib_{h}" in contrib.columns]
+    table = pd.concat([table, contrib.drop(columns=hidden)], axis=1)
+    table.insert(len(id_columns), "row", table.index)
+    return pd.DataFrame(table)
 
 
 def explain_file(
@@ -135,69 +587,124 @@ def explain_file(
     progress: bool | None = None,
     stream: TextIO | None = None,
 ) -> FileSummary:
-    """Explain every row of ``input_path`` into ``output_path`` and the rejects file."""
+    """Explain every row of ``input_path`` into ``output_path`` and the rejects file.
+
+    Messages speak the command line's language (``--id-column``, ``--chunk-size``): this is
+    the ``explainscore explain`` command's engine.
+    """
     stream = sys.stderr if stream is None else stream
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ParameterError(
+            f"The --chunk-size option must be an int >= 1. Got {chunk_size!r} instead."
+        )
     rejects_path = rejects_path or rejects_path_for(output_path)
-    names = [str(n) for n in explained.feature_names_in_]
+    for p in (input_path, output_path, rejects_path):
+        _kind(p)
+    if output_path.resolve() == rejects_path.resolve():
+        raise ParameterError("--output and --rejects name the same file; give two paths.")
+    if input_path.resolve() in (output_path.resolve(), rejects_path.resolve()):
+        raise ParameterError("--input and --output (or --rejects) name the same file.")
     engine = explained._ensure_built()
-    text_columns = [c.name for c in engine.schema.columns if c.kind == "categorical"]
+    rules = _Rules(explained, engine)
+    rules.refuse_id_columns(id_columns)
+    paused = _kill_source(explained)
+    if paused is not None:
+        raise _paused_error(paused, started=False)
+    names = [str(n) for n in explained.feature_names_in_]
+    numeric = [c.name for c in engine.schema.columns if c.kind == "numeric"]
+    text = [c.name for c in engine.schema.columns if c.kind != "numeric"]
+    source = _open_source(input_path, sep=sep, chunk_size=chunk_size)
+    try:
+        return _run(explained, engine, rules, source, input_path, output_path, rejects_path,
+                    names=names, numeric=numeric, text=text, id_columns=id_columns,
+                    crm_fields=crm_fields, stream=stream, progress=progress)  # fmt: skip
+    finally:
+        source.close()
+
+
+def _run(
+    explained: Any,
+    engine: Any,
+    rules: _Rules,
+    source: _CsvSource | _ParquetSource,
+    input_path: Path,
+    output_path: Path,
+    rejects_path: Path,
+    *,
+    names: list[str],
+    numeric: list[str],
+    text: list[str],
+    id_columns: tuple[str, ...],
+    crm_fields: str,
+    stream: TextIO,
+    progress: bool | None,
+) -> FileSummary:
+    columns = source.columns
+    rules.refuse_blocked(columns, input_path.name)
+    _check_columns(columns, names, rules, input_path.name)
+    missing_ids = [c for c in id_columns if c not in columns]
+    if missing_ids:
+        raise InputError(
+            f"The --id-column {missing_ids[0]!r} is not a column of {input_path.name}."
+        )
+    kept = [i for i, c in enumerate(columns) if not rules.secret(c)]
+    kept_names = [columns[i] for i in kept]
+    # Rows that cannot be split into the header's fields are written by position only when
+    # no field could be a hidden column's value.
+    aligned_only = len(kept) != len(columns)
+    width = len(columns)
+    with_lines = source.has_lines
     out = _Writer(output_path)
-    rej = _Writer(rejects_path)
+    try:
+        rej = _Writer(rejects_path)
+    except BaseException:
+        out.discard()
+        raise
     bar = _Progress(stream, stream.isatty() if progress is None else progress)
     rows = explained_n = rejected_n = 0
     start = time.perf_counter()
     columns_out: list[str] = []
     try:
-        for chunk in _chunks(input_path, chunk_size, text_columns, sep):
-            missing_ids = [c for c in id_columns if c not in chunk.columns]
-            if missing_ids:
-                raise InputError(f"The id column(s) {missing_ids} are not in {input_path.name}.")
-            chunk.index = pd.RangeIndex(rows, rows + len(chunk))
-            batch = explained.explain(chunk[names] if _has(chunk, names) else chunk,
-                                      on_error="skip") if len(chunk) else None  # fmt: skip
-            if batch is not None:
-                table = batch.to_crm(crm_fields)
-                for name in reversed(id_columns):
-                    table.insert(0, name, chunk.loc[table.index, name].to_numpy())
-                contrib = pd.DataFrame(
-                    batch.attributions,
-                    index=table.index,
-                    columns=[f"contrib_{n}" for n in batch.feature_names],
-                )
-                hidden = [f"contrib_{h}" for h in batch.hidden]
-                table = pd.concat([table, contrib.drop(columns=hidden)], axis=1)
-                table.insert(len(id_columns), "row", table.index)
-                out.write(table)
-                columns_out = list(table.columns)
-                explained_n += len(table)
-                bad = batch.rejected
-                if bad:
-                    positions = [rows + r.row for r in bad]
-                    rejected = chunk.loc[positions].copy()
-                    rejected.insert(0, "row", positions)
-                    rejected["reject_column"] = [r.column for r in bad]
-                    rejected["reject_problem"] = [r.problem for r in bad]
-                    rej.write(_drop_hidden(rejected, batch.hidden))
-                    rejected_n += len(bad)
-            rows += len(chunk)
+        for chunk in source.chunks(numeric, text, id_columns, kept):
+            paused = _kill_source(explained)
+            if paused is not None:
+                raise _paused_error(paused, started=True)
+            rejects = _Rejects()
+            for p in chunk.problems:
+                values = _parse_values(p, width, kept, aligned_only)
+                rejects.add(p.row, p.line, values, "", p.problem)
+            if len(chunk.frame):
+                batch, bad = _explain_rows(explained, engine, chunk.frame[names])
+                if batch is not None:
+                    if getattr(batch, "status", "ok") == "paused":
+                        raise _paused_error(_kill_source(explained) or "the kill switch",
+                                            started=True)  # fmt: skip
+                    table = _output_table(batch, chunk.ids, id_columns, crm_fields)
+                    out.write(table)
+                    columns_out = list(table.columns)
+                    explained_n += len(table)
+                for pos, column, problem in bad:
+                    shown, said = rules.problem(column, problem)
+                    rejects.add(pos, chunk.line_of(pos), chunk.values_of(pos), shown, said)
+            if rejects.positions:
+                rej.write(rejects.frame(kept_names, with_lines))
+                rejected_n += len(rejects.positions)
+            rows += chunk.count
             bar.update(rows)
-    except InputError:
+        if explained_n + rejected_n != rows:  # an invariant, checked loudly
+            raise RuntimeError(
+                f"{rows} rows read but {explained_n} explained and {rejected_n} rejected"
+            )
+        empty_rejects = [*(["line"] if with_lines else []), "row", *kept_names,
+                         "reject_column", "reject_problem"]  # fmt: skip
+        # The rejects file first, the output last: a complete output means a complete run.
+        rej.commit(pd.DataFrame(columns=empty_rejects))
+        out.commit(pd.DataFrame(columns=columns_out or ["row"]))
+    except BaseException:
+        out.discard()
+        rej.discard()
         raise
     finally:
         bar.close()
-        out.close(pd.DataFrame(columns=columns_out or ["row"]))
-        rej.close(pd.DataFrame(columns=["row", "reject_column", "reject_problem"]))
-    if explained_n + rejected_n != rows:  # pragma: no cover - an invariant, checked loudly
-        raise RuntimeError(
-            f"{rows} rows read but {explained_n} explained and {rejected_n} rejected"
-        )
     return FileSummary(rows, explained_n, rejected_n, time.perf_counter() - start,
                        output_path, rejects_path)  # fmt: skip
-
-
-def _has(chunk: pd.DataFrame, names: list[str]) -> bool:
-    return all(n in chunk.columns for n in names)
-
-
-def _drop_hidden(frame: pd.DataFrame, hidden: frozenset[str]) -> pd.DataFrame:
-    return frame.drop(columns=[c for c in frame.columns if c in hidden])

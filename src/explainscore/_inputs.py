@@ -5,12 +5,15 @@ Every row that reaches a model passes :meth:`Schema.validate` first. Column-leve
 :class:`~explainscore.exceptions.InputError` at once. Row-level problems (text in a numeric
 column, NaN or infinity where the model cannot take it) are collected per row, so a batch can
 explain its good rows and report the bad ones. Messages name the column and the row position,
-never a value: a lead's values may be personal data.
+never a value: a lead's values may be personal data. A column hidden from reps (by the catalog
+or the policy) or blocked by the policy is never named: messages, the errors' ``column`` /
+``columns`` attributes and rejected rows say "a hidden column" instead (:meth:`Schema.label`),
+so whatever shows an error to a person or writes it to a log may do so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -26,7 +29,11 @@ from .exceptions import (
     UnexpectedColumnError,
 )
 
-__all__ = ["ColumnSpec", "RowProblem", "Schema", "Validated"]
+__all__ = ["HIDDEN", "ColumnSpec", "RowProblem", "Schema", "Validated"]
+
+#: What a message, an error's ``column`` / ``columns`` and a rejected row say for a column
+#: that may not be named (hidden by the catalog or the policy, or blocked).
+HIDDEN = "a hidden column"
 
 ColumnKind = Literal["numeric", "categorical"]
 ProblemKind = Literal["not_a_number", "not_text", "missing", "infinite"]
@@ -47,8 +54,12 @@ class RowProblem:
     """Why one row cannot be explained."""
 
     row: int
+    #: The column's name, or "a hidden column" (:data:`HIDDEN`) for one that is never named.
     column: str
     kind: ProblemKind
+    #: The column's position in the schema (groups the rows of one column without its name).
+    index: int = field(default=-1, compare=False)
+    hidden: bool = field(default=False, compare=False)
 
     @property
     def message(self) -> str:
@@ -58,7 +69,7 @@ class RowProblem:
             "missing": "is missing, and the model cannot take missing values there",
             "infinite": "is infinite",
         }[self.kind]
-        return f"column {self.column!r} {what}"
+        return f"{_subject(self.column, self.hidden)} {what}"
 
 
 @dataclass(frozen=True)
@@ -80,12 +91,17 @@ class Validated:
         if not self.problems:
             return
         first = self.problems[min(self.problems)]
-        rows = sorted(r for r, p in self.problems.items() if p.column == first.column)
+        rows = sorted(
+            r
+            for r, p in self.problems.items()
+            if p.index == first.index and p.column == first.column
+        )
         where = _rows_text(rows)
+        subject = _subject(first.column, first.hidden, capital=True)
         if first.kind in ("missing", "infinite"):
             kind = "NaN or missing" if first.kind == "missing" else "infinite"
             raise NonFiniteValueError(
-                f"Column {first.column!r} has {kind} values in {where}, which the model cannot "
+                f"{subject} has {kind} values in {where}, which the model cannot "
                 "take. Fill or drop those rows, or pass on_error='skip' to explain the other "
                 "rows and report these.",
                 column=first.column,
@@ -93,7 +109,7 @@ class Validated:
             )
         expected = "numbers" if first.kind == "not_a_number" else "text categories"
         raise ColumnTypeError(
-            f"Column {first.column!r} must hold {expected}, but {where} do not. Fix those "
+            f"{subject} must hold {expected}, but {where} do not. Fix those "
             "rows, or pass on_error='skip' to explain the other rows and report these.",
             column=first.column,
         )
@@ -120,10 +136,35 @@ class Schema:
 
     columns: tuple[ColumnSpec, ...]
     wants_frame: bool
+    #: Whether a column name may not be written in any output (hidden or blocked); None:
+    #: every name may be. Set by the model from its catalog and policy.
+    secret: Callable[[str], bool] | None = field(default=None, compare=False, repr=False)
 
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    def with_secret(self, secret: Callable[[str], bool] | None) -> Schema:
+        """The same schema, naming columns for which ``secret`` is true "a hidden column"."""
+        return replace(self, secret=secret)
+
+    def is_secret(self, name: str) -> bool:
+        return self.secret is not None and self.secret(name)
+
+    def label(self, name: str) -> str:
+        """``name``, or "a hidden column" when it may not be written (see :attr:`secret`)."""
+        return HIDDEN if self.is_secret(name) else name
+
+    def _names_text(self, names: Sequence[str]) -> str:
+        """Columns for a message: "the column(s) 'a', 'b'", with the ones that may not be
+        named counted instead ("... and a hidden column", "2 hidden columns")."""
+        shown = [n for n in names if not self.is_secret(n)]
+        n_hidden = len(names) - len(shown)
+        text = f"the column(s) {_quote(shown)}" if shown else ""
+        if n_hidden:
+            hidden = HIDDEN if n_hidden == 1 else f"{n_hidden} hidden columns"
+            text = f"{text} and {hidden}" if text else hidden
+        return text
 
     @classmethod
     def capture(cls, X: pd.DataFrame, *, wants_frame: bool) -> Schema:
@@ -167,9 +208,10 @@ class Schema:
                     f"got an array with {arr.ndim} dimensions."
                 )
             if arr.shape[1] != len(names):
+                first = ", ".join(self.label(n) for n in names[:6])
                 raise InputError(
                     f"{where} got rows with {arr.shape[1]} columns, but the model takes "
-                    f"{len(names)} ({', '.join(names[:6])}{', ...' if len(names) > 6 else ''}). "
+                    f"{len(names)} ({first}{', ...' if len(names) > 6 else ''}). "
                     "Pass a DataFrame with named columns, or an array with the columns in "
                     "the model's order."
                 )
@@ -180,16 +222,16 @@ class Schema:
         missing = [n for n in names if n not in frame.columns]
         if missing:
             raise MissingColumnError(
-                f"{where} got rows without the column(s) {_quote(missing)} that the model "
-                "was built on. Add them (a missing value may be allowed as NaN).",
-                columns=missing,
+                f"{where} got rows without {self._names_text(missing)} that "
+                "the model was built on. Add them (a missing value may be allowed as NaN).",
+                columns=[self.label(n) for n in missing],
             )
         extra = [c for c in frame.columns if c not in set(names)]
         if extra:
             raise UnexpectedColumnError(
-                f"{where} got column(s) {_quote(extra)} that the model was not built on. "
-                "Drop them before explaining (keep identifiers in your own index).",
-                columns=extra,
+                f"{where} got {self._names_text(extra)} that the model was not "
+                "built on. Drop them before explaining (keep identifiers in your own index).",
+                columns=[self.label(n) for n in extra],
             )
         return frame[names]
 
@@ -198,35 +240,39 @@ class Schema:
         frame = self.to_frame(X, where=where)
         problems: dict[int, RowProblem] = {}
         out: dict[str, pd.Series[Any]] = {}
-        for spec in self.columns:
+        for j, spec in enumerate(self.columns):
             col = frame[spec.name]
+            hidden = self.is_secret(spec.name)
+            label = HIDDEN if hidden else spec.name
+            subject = _subject(label, hidden, capital=True)
+            problem = RowProblem(-1, label, "missing", index=j, hidden=hidden)
             if spec.kind == "numeric":
                 values, bad_kind = _as_numbers(col)
                 if bad_kind.all():
                     raise ColumnTypeError(
-                        f"Column {spec.name!r} must hold numbers, but it holds text in every "
+                        f"{subject} must hold numbers, but it holds text in every "
                         "row. Convert it to numbers (for a CSV, check the separator and "
                         "decimal mark).",
-                        column=spec.name,
+                        column=label,
                     )
                 arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
-                _note(problems, bad_kind, spec.name, "not_a_number")
-                _note(problems, np.isinf(arr), spec.name, "infinite")
+                _note(problems, bad_kind, problem, "not_a_number")
+                _note(problems, np.isinf(arr), problem, "infinite")
                 if not spec.allow_missing:
-                    _note(problems, np.isnan(arr) & ~bad_kind, spec.name, "missing")
+                    _note(problems, np.isnan(arr) & ~bad_kind, problem, "missing")
                 out[spec.name] = values
             else:
                 is_missing = col.isna().to_numpy()
                 not_text = ~is_missing & ~col.map(_is_text).to_numpy(dtype=bool)
                 if not_text.all():
                     raise ColumnTypeError(
-                        f"Column {spec.name!r} must hold text categories, but it holds "
+                        f"{subject} must hold text categories, but it holds "
                         "numbers in every row. Read it as text (for pandas: dtype=str).",
-                        column=spec.name,
+                        column=label,
                     )
-                _note(problems, not_text, spec.name, "not_text")
+                _note(problems, not_text, problem, "not_text")
                 if not spec.allow_missing:
-                    _note(problems, is_missing, spec.name, "missing")
+                    _note(problems, is_missing, problem, "missing")
                 out[spec.name] = col
         clean = pd.DataFrame(out, index=frame.index)
         return Validated(clean, problems)
@@ -290,11 +336,24 @@ def _is_number_or_missing(v: Any) -> bool:
 
 
 def _note(
-    problems: dict[int, RowProblem], mask: np.ndarray[Any, Any], column: str, kind: ProblemKind
+    problems: dict[int, RowProblem],
+    mask: np.ndarray[Any, Any],
+    column: RowProblem,
+    kind: ProblemKind,
 ) -> None:
+    """Record ``kind`` in ``column`` (a template: its column, position and hiddenness) for
+    the rows of ``mask``."""
     # The first problem found for a row is the one reported; a row is rejected once.
     for row in np.flatnonzero(mask):
-        problems.setdefault(int(row), RowProblem(int(row), column, kind))
+        if int(row) not in problems:
+            problems[int(row)] = replace(column, row=int(row), kind=kind)
+
+
+def _subject(label: str, hidden: bool, *, capital: bool = False) -> str:
+    """How a message names a column: "column 'x'", or "a hidden column" without its name."""
+    if hidden:
+        return "A hidden column" if capital else HIDDEN
+    return f"{'Column' if capital else 'column'} {label!r}"
 
 
 def _quote(names: Sequence[str]) -> str:

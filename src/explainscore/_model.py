@@ -14,6 +14,7 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,10 +25,11 @@ from ._adapters import adapt_model
 from ._fast_lane import FastLane
 from ._fingerprint import model_fingerprint
 from ._inputs import Schema
-from ._output import ModelKind, OutputFn, inspect_model, output_function
+from ._output import ModelKind, OutputFn, inspect_model, library_of, output_function
 from ._params import check_choice, check_int, param_error
 from ._pipeline import ModelStructure, decompose
 from ._records import Explanations, LeadExplanation, NextBestAction, rejected_rows
+from ._reference import FileReference
 from ._row_encoder import plain_cell
 from .attribution._base import Attributor, ExplainContext, OutputSpace
 from .attribution._registry import BACKENDS, Backend, get_backend, method_names
@@ -42,7 +44,15 @@ from .exceptions import (
     UnsupportedModelError,
 )
 from .governance._card import ModelCard, check_signed_off
-from .governance._kill_switch import KillSwitch
+from .governance._identity import skeleton
+from .governance._keys import Keyring
+from .governance._kill_switch import (
+    KillState,
+    KillSwitch,
+    combined_engaged,
+    combined_state,
+    paused_message,
+)
 from .governance._policy import Policy
 from .governance._review import InputProfile, ReviewQueue, ReviewRules, review_reasons
 from .reasons._actions import next_best_actions
@@ -68,6 +78,7 @@ _ENGINE_PARAMS = frozenset(
         "policy",
         "card",
         "require_sign_off",
+        "trusted_keys",
         "method_options",
         "random_state",
     }
@@ -112,6 +123,8 @@ class _Engine:
     lane: FastLane | None = None
     #: Record fields fixed by the engine (see ``_lead_fields``), for the fast path.
     lead_fields: Mapping[str, Any] = field(default_factory=dict)
+    #: The model's columns never named to a rep (catalog or policy, any spelling).
+    hidden: frozenset[str] = frozenset()
 
 
 class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
@@ -157,14 +170,23 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
     card : ModelCard, optional
         The model's card; every record says whether the model is signed off on it.
     require_sign_off : bool, default=False
-        Refuse (``NotSignedOffError``) a model whose fingerprint has no sign-off on ``card``.
-        The production doors set it; a notebook may leave it off and records then say
-        ``signed_off: false``.
+        Refuse (``NotSignedOffError``) a model whose fingerprint has no *verified* sign-off on
+        ``card``: signed by a key in ``trusted_keys``, not revoked, not the owner's. The
+        production doors set it; a notebook may leave it off and records then say whether
+        the model is signed off (``signed_off``).
+    trusted_keys : Keyring, str or Path, optional
+        The keyring of approvers' public keys that sign-offs are verified against (a path is
+        read as a keyring file). Default: the file named by the ``EXPLAINSCORE_TRUSTED_KEYS``
+        environment variable; with neither, no sign-off verifies.
     kill_switch : KillSwitch, optional
-        When engaged, ``explain`` produces no scores.
+        When engaged, ``explain`` and ``explain_one`` produce no scores and ``predict``,
+        ``predict_proba``, ``decision_function`` and ``score`` raise ``ScoringPausedError``.
+        Every model also obeys the process-wide switch, with or without one: the environment
+        variable ``EXPLAINSCORE_KILL_SWITCH`` and the file named by
+        ``EXPLAINSCORE_KILL_SWITCH_FILE`` (see :class:`~explainscore.KillSwitch`).
     on_pause : {"status", "raise"}, default="status"
-        With the kill switch engaged: return a batch with ``status="paused"`` and no scores,
-        or raise ``ScoringPausedError``.
+        With a kill switch engaged, ``explain``: return a batch with ``status="paused"`` and
+        no scores, or raise ``ScoringPausedError``.
     audit_log : AuditLog, optional
         Every explanation is recorded in this tamper-evident log.
     review : ReviewRules, optional
@@ -214,6 +236,7 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         policy: Policy | None = None,
         card: ModelCard | None = None,
         require_sign_off: bool = False,
+        trusted_keys: Keyring | str | Path | None = None,
         kill_switch: KillSwitch | None = None,
         on_pause: str = "status",
         audit_log: Any = None,
@@ -235,6 +258,7 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         self.policy = policy
         self.card = card
         self.require_sign_off = require_sign_off
+        self.trusted_keys = trusted_keys
         self.kill_switch = kill_switch
         self.on_pause = on_pause
         self.audit_log = audit_log
@@ -265,8 +289,13 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         super().__setstate__(state)
         if "model_" in state:
             profile = state["input_profile_"]
+            # A pickle is trusted already (unpickling runs code), so the sign-off verdict it
+            # carries stands: a Spark executor or worker need not hold the keyring.
             self._build(
-                state["model_"], state["background_"], fingerprint=state["model_fingerprint_"]
+                state["model_"],
+                state["background_"],
+                fingerprint=state["model_fingerprint_"],
+                verified=state.get("signed_off_") is True,
             )
             self.input_profile_ = profile
 
@@ -321,6 +350,8 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         if len(frame) == 0:
             raise InputError("fit got no rows: pass at least one training row.")
         if self.policy is not None:
+            # Before fitting: a model without column names could not be checked after it.
+            self.policy.check_named(_names_given([str(c) for c in frame.columns]), where="fit")
             self.policy.check_inputs(frame.columns, where="fit")
         model = clone(self.model)
         model_X = frame if isinstance(X, pd.DataFrame) else np.asarray(X)
@@ -345,14 +376,38 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             engine = self.engine_
         return engine
 
-    def _build_from_file(self, model: Any, background: Any, *, fingerprint: str) -> None:
+    def _build_from_file(
+        self,
+        model: Any,
+        background: Any,
+        *,
+        fingerprint: str,
+        reference: FileReference | None = None,
+    ) -> None:
         """Prepare a model loaded by :func:`explainscore.load`.
 
-        Its fingerprint is the SHA-256 of the saved model file (verified on load), so a card
-        signs off exactly the file that runs.
+        Its fingerprint is the saved bundle's (verified on load), so a card signs off
+        everything the model says or shows. ``reference`` carries what the bundle kept instead
+        of raw rows (input profile, missing-value acceptance, raw-output scale): ``background``
+        is then a summary or rows synthesized from the profile, and these saved facts are
+        used instead of being re-measured on it, here and whenever the model is rebuilt on
+        the same rows (``set_params``, unpickling).
         """
         self._check_params()
+        self._file_reference = None if reference is None else (reference, background)
         self._build(model, background, fingerprint=fingerprint)
+
+    def _saved_reference(self, background_source: Any) -> FileReference | None:
+        """The bundle's saved facts, when the model is (re)built on the rows it was loaded with."""
+        saved: tuple[FileReference, Any] | None = self.__dict__.get("_file_reference")
+        if saved is None:
+            return None
+        reference, loaded_rows = saved
+        if background_source is loaded_rows or background_source is self.__dict__.get(
+            "background_"
+        ):
+            return reference
+        return None  # new rows were given: measure them
 
     def _engine(self) -> _Engine:
         return self._ensure_built()
@@ -379,17 +434,37 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             value = getattr(self, name)
             if value is not None and not isinstance(value, kind):
                 raise param_error(name, where, f"a {kind.__name__} or None", value)
+        if self.trusted_keys is not None and not isinstance(
+            self.trusted_keys, Keyring | str | Path
+        ):
+            raise param_error(
+                "trusted_keys", where, "a Keyring, a keyring file path or None", self.trusted_keys
+            )
         if self.method_options is not None and not isinstance(self.method_options, Mapping):
             raise param_error("method_options", where, "a mapping", self.method_options)
 
-    def _build(self, model: Any, background_source: Any, *, fingerprint: str | None = None) -> None:
+    def _build(
+        self,
+        model: Any,
+        background_source: Any,
+        *,
+        fingerprint: str | None = None,
+        verified: bool = False,
+    ) -> None:
         names = _raw_names(model, background_source)
+        if self.policy is not None:
+            self.policy.check_named(_names_given(names), where="ExplainedModel")
+        catalog = as_catalog(self.catalog)
+        secret = _secret_test(catalog, self.policy)
+        hidden = frozenset(n for n in names if _hidden_by(n, catalog, self.policy))
         wants_frame = hasattr(model, "feature_names_in_")
         bg_frame = _background_frame(background_source, names)
-        schema = Schema.capture(bg_frame, wants_frame=wants_frame)
+        schema = Schema.capture(bg_frame, wants_frame=wants_frame).with_secret(secret)
         bg_frame = schema.to_frame(bg_frame, where="background")
-        # Ranges and categories for review come from all rows given, before subsampling.
-        self.input_profile_ = InputProfile.of(bg_frame)
+        # Ranges and categories for review come from all rows given, before subsampling
+        # (for a model loaded from a bundle: as saved, see _build_from_file).
+        saved = self._saved_reference(background_source)
+        self.input_profile_ = InputProfile.of(bg_frame) if saved is None else saved.profile
         if len(bg_frame) > self.n_background:
             rng = np.random.default_rng(self.random_state)
             pick = np.sort(rng.choice(len(bg_frame), size=self.n_background, replace=False))
@@ -419,7 +494,10 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         )
         output_fn = output_function(model, kind, space, target_index)
         score_fn = _score_function(model, kind, target_index)
-        schema = _probe_missing(schema, bg_frame, score_fn)
+        if saved is None:
+            schema = _probe_missing(schema, bg_frame, score_fn)
+        else:
+            schema = schema.with_missing_allowed(saved.allow_missing)
 
         if backend.input_space == "model":
             groups = np.asarray(structure.column_map, dtype=np.intp)
@@ -441,10 +519,11 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             options=dict(self.method_options or {}),
         )
         attributor = backend.build(context)
-        catalog = as_catalog(self.catalog)
         config = self.reasons or ReasonConfig()
         raw_scale = 1.0
-        if space == "raw":
+        if space == "raw" and saved is not None and saved.raw_scale is not None:
+            raw_scale = saved.raw_scale
+        elif space == "raw":
             raw_scale = float(np.std(output_fn(schema.model_input(bg_frame)))) or 1.0
         writer = ReasonWriter(
             catalog=catalog,
@@ -453,11 +532,22 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             output_space=space,
             probability=kind.is_classifier and kind.has_proba,
             raw_scale=raw_scale,
-            hidden=self._policy_hidden(),
+            hidden=hidden,
         )
         fingerprint = fingerprint or model_fingerprint(model)
-        if self.require_sign_off:
-            check_signed_off(self.card, fingerprint, where="ExplainedModel")
+        # signed_off_ means *verified*: a sign-off written into a card by hand counts for
+        # nothing, whether or not this model requires one.
+        if verified:
+            signed_off = True
+        elif self.require_sign_off:
+            check_signed_off(
+                self.card, fingerprint, where="ExplainedModel", keyring=self.trusted_keys
+            )
+            signed_off = True
+        else:
+            signed_off = self.card is not None and self.card.is_signed_off(
+                fingerprint, keyring=self.trusted_keys
+            )
         self.model_ = model
         self.background_ = bg_frame
         self.feature_names_in_ = np.asarray(names, dtype=object)
@@ -465,7 +555,7 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         self.method_ = backend.name
         self.output_space_ = space
         self.model_fingerprint_ = fingerprint
-        self.signed_off_ = self.card is not None and self.card.is_signed_off(fingerprint)
+        self.signed_off_ = signed_off
         self.engine_ = _Engine(
             schema=schema,
             structure=structure,
@@ -482,6 +572,7 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             writer=writer,
             catalog=catalog,
             version=self.model_version or self.model_fingerprint_.split(":")[1][:12],
+            hidden=hidden,
         )
         self.engine_ = replace(
             self.engine_,
@@ -493,7 +584,7 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
                 target_index=target_index,
                 writer=writer,
                 catalog=catalog,
-                allowed=self._action_columns(catalog, names),
+                allowed=[n for n in names if n not in hidden],
                 background=bg_frame,
                 score_fn=score_fn,
                 output_fn=output_fn,
@@ -503,13 +594,25 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             lead_fields=_lead_fields(self.engine_),
         )
 
-    def _action_columns(self, catalog: Catalog, names: list[str]) -> list[str]:
-        """Columns a next best action may change: neither hidden by the catalog nor policy."""
-        hidden = catalog.hidden() | self._policy_hidden()
-        return [n for n in names if n not in hidden]
+    def _hidden_columns(self) -> frozenset[str]:
+        """The model's columns never named to a rep (hidden by the catalog or the policy)."""
+        return self._ensure_built().hidden
 
     def _policy_hidden(self) -> frozenset[str]:
-        return frozenset() if self.policy is None else frozenset(self.policy.hidden)
+        """The model's hidden columns, as the policy's names resolved to them (and the
+        catalog's): what callers that predate ``_hidden_columns`` ask for."""
+        return self._hidden_columns()
+
+    def _kill_state(self) -> KillState:
+        """The kill switch every door obeys: the process-wide one (``EXPLAINSCORE_KILL_SWITCH``,
+        the file named by ``EXPLAINSCORE_KILL_SWITCH_FILE``), then ``kill_switch``."""
+        return combined_state(self.kill_switch)
+
+    def _check_not_paused(self, where: str) -> None:
+        """Raise ``ScoringPausedError`` while a kill switch is engaged (for doors that cannot
+        answer "paused" in their return value)."""
+        if combined_engaged(self.kill_switch):
+            raise ScoringPausedError(paused_message(self._kill_state(), where))
 
     def _select_backend(self, structure: ModelStructure) -> Backend:
         est = structure.estimator
@@ -587,17 +690,12 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         check_int(k, "top_k", "explain", low=1, high=self.n_features_in_)
         if self.policy is not None:
             self.policy.check_inputs(_input_columns(X), where="explain")
-        if self.kill_switch is not None:
-            state = self.kill_switch.state()
-            if state.engaged:
-                if self.on_pause == "raise":
-                    raise ScoringPausedError(
-                        f"Scoring is paused by the kill switch ({state.source}"
-                        f"{': ' + state.reason if state.reason else ''}); no scores are "
-                        "produced until it is released."
-                    )
-                frame = engine.schema.to_frame(X, where="explain")
-                return self._paused(engine, frame, k, state.reason or "kill switch engaged")
+        if combined_engaged(self.kill_switch):
+            state = self._kill_state()
+            if self.on_pause == "raise":
+                raise ScoringPausedError(paused_message(state, "explain"))
+            frame = engine.schema.to_frame(X, where="explain")
+            return self._paused(engine, frame, k, state.reason or "kill switch engaged")
         validated = engine.schema.validate(X, where="explain")
         if on_error == "raise":
             validated.raise_first()
@@ -688,7 +786,7 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             or self.review is not None
             or self.audit_log is not None
             or self.review_queue is not None
-            or (self.kill_switch is not None and self.kill_switch.state().engaged)
+            or combined_engaged(self.kill_switch)
         ):
             return None
         accepted = lane.accept(row)
@@ -755,7 +853,7 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
                 catalog=engine.catalog,
                 locale=writer.locale,
                 score_rows=lambda rows_: engine.score_fn(schema.model_input(rows_)),
-                allowed=self._action_columns(engine.catalog, names),
+                allowed=[n for n in names if n not in engine.hidden],
             )
         composed = [
             writer.compose(float(scores[i]), result.values[i], rows[i], actions[i])
@@ -792,7 +890,7 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             "model_version": engine.version,
             "explained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "top_k": k,
-            "hidden": engine.catalog.hidden() | self._policy_hidden(),
+            "hidden": engine.hidden,
             "signed_off": self.signed_off_,
             "policy_version": None if self.policy is None else self.policy.version,
         }
@@ -821,12 +919,20 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
 
     def _model_rows(self, X: Any, where: str) -> Any:
         engine = self._ensure_built()
+        if self.policy is not None:
+            self.policy.check_inputs(_input_columns(X), where=where)
+        # These doors return the model's own values, with no room for a "paused" status.
+        self._check_not_paused(where)
         validated = engine.schema.validate(X, where=where)
         validated.raise_first()
         return engine.schema.model_input(validated.frame)
 
     def predict(self, X: Any) -> Any:
-        """The wrapped model's ``predict`` on validated rows."""
+        """The wrapped model's ``predict`` on validated rows.
+
+        Raises ``ScoringPausedError`` while a kill switch is engaged (as do
+        ``predict_proba``, ``decision_function`` and ``score``).
+        """
         rows = self._model_rows(X, "predict")
         return self.model_.predict(rows)
 
@@ -860,6 +966,32 @@ def _input_columns(X: Any) -> list[str]:
     if isinstance(X, list) and X and isinstance(X[0], Mapping):
         return sorted({str(c) for row in X for c in row})
     return []
+
+
+def _names_given(names: list[str]) -> bool:
+    """Whether the model's columns have real names, not ones made up for an array.
+
+    An array has none: explainscore calls its columns x0, x1, ..., LightGBM Column_0, ...,
+    and a DataFrame without names has 0, 1, .... A policy cannot be checked against those.
+    """
+    n = len(names)
+    return not any(names == [f"{p}{j}" for j in range(n)] for p in ("x", "Column_", ""))
+
+
+def _hidden_by(name: str, catalog: Catalog, policy: Policy | None) -> bool:
+    """Whether the catalog or the policy hides column ``name`` (any spelling of it)."""
+    return _secret_test(catalog, None)(name) or (policy is not None and policy.is_hidden(name))
+
+
+def _secret_test(catalog: Catalog, policy: Policy | None) -> Any:
+    """The test of a name that may not be written anywhere: a column hidden by the catalog
+    or the policy, or blocked by the policy, in any spelling of it."""
+    hidden = frozenset(skeleton(n) for n in catalog.hidden())
+
+    def secret(name: str) -> bool:
+        return skeleton(name) in hidden or (policy is not None and policy.is_secret(name))
+
+    return secret
 
 
 def _transformed_names(structure: ModelStructure) -> list[str]:
@@ -1011,7 +1143,7 @@ def _model_space(
         X = structure.preprocessor.transform(X)
     if hasattr(X, "toarray"):
         # XGBoost reads the zeros a sparse matrix leaves out as *missing*; reproduce that.
-        if type(structure.estimator).__module__.startswith("xgboost"):
+        if library_of(structure.estimator) == "xgboost":
             coo = X.tocoo()
             dense = np.full(coo.shape, np.nan)
             dense[coo.row, coo.col] = coo.data

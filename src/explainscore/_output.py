@@ -27,7 +27,7 @@ import numpy.typing as npt
 from .attribution._base import OutputSpace
 from .exceptions import UnsupportedModelError
 
-__all__ = ["ModelKind", "inspect_model", "output_function"]
+__all__ = ["ModelKind", "inspect_model", "library_of", "output_function"]
 
 FloatArray = npt.NDArray[np.float64]
 OutputFn = Callable[[Any], FloatArray]
@@ -62,8 +62,18 @@ class ModelKind:
         return 0 if self.classes is None else len(self.classes)
 
 
-def _module_of(estimator: Any) -> str:
+def library_of(estimator: Any) -> str:
+    """The library an estimator comes from: the first class in its MRO that belongs to a
+    booster library, else its own module. A user's ``class LeadScorer(XGBClassifier)``
+    lives in the user's module but computes exactly as XGBoost does."""
+    for cls in type(estimator).__mro__:
+        root = cls.__module__.split(".")[0]
+        if root in _BOOSTER_LIBRARIES:
+            return root
     return type(estimator).__module__.split(".")[0]
+
+
+_BOOSTER_LIBRARIES = frozenset({"xgboost", "lightgbm"})
 
 
 def _xgb_margin(estimator: Any) -> OutputFn:
@@ -71,7 +81,18 @@ def _xgb_margin(estimator: Any) -> OutputFn:
 
 
 def _lgbm_margin(estimator: Any) -> OutputFn:
-    return lambda X: np.asarray(estimator.predict(X, raw_score=True), dtype=np.float64)
+    # A LightGBM random forest's raw score is the sum of its trees, but the model averages
+    # them (predict_proba is the link of the mean): the margin is the mean.
+    scale = 1.0
+    booster = getattr(estimator, "booster_", None)
+    params = {} if booster is None else booster.params
+    if booster is not None and params.get("boosting", params.get("boosting_type")) in (
+        "rf",
+        "random_forest",
+    ):
+        best = getattr(booster, "best_iteration", 0) or 0
+        scale = float(best if best > 0 else booster.current_iteration())
+    return lambda X: np.asarray(estimator.predict(X, raw_score=True), dtype=np.float64) / scale
 
 
 def _decision_margin(estimator: Any) -> OutputFn:
@@ -80,8 +101,8 @@ def _decision_margin(estimator: Any) -> OutputFn:
 
 #: (applies to the estimator?, margin function) in priority order.
 _MARGINS: list[tuple[Callable[[Any], bool], Callable[[Any], OutputFn]]] = [
-    (lambda e: _module_of(e) == "xgboost", _xgb_margin),
-    (lambda e: _module_of(e) == "lightgbm", _lgbm_margin),
+    (lambda e: library_of(e) == "xgboost", _xgb_margin),
+    (lambda e: library_of(e) == "lightgbm", _lgbm_margin),
     (lambda e: callable(getattr(e, "decision_function", None)), _decision_margin),
 ]
 
@@ -104,7 +125,7 @@ def inspect_model(estimator: Any) -> ModelKind:
         classes=None if classes is None else np.asarray(classes),
         has_proba=callable(getattr(estimator, "predict_proba", None)),
         has_margin=_margin_of(estimator) is not None,
-        float32=_module_of(estimator) in {"xgboost", "lightgbm"},
+        float32=library_of(estimator) in {"xgboost", "lightgbm"},
     )
 
 

@@ -139,12 +139,16 @@ class LeadExplanation(BaseModel):
 
 
 class RejectedRow(BaseModel):
-    """A row a batch could not explain, and why (the column, never the value)."""
+    """A row a batch could not explain, and why (the column, never the value).
+
+    A column hidden from reps (catalog or policy) is never named: ``column`` is then
+    "a hidden column", and so is the column in ``problem``.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     row: int = Field(description="0-based position of the row in the input.")
-    column: str
+    column: str = Field(description="The column at fault, or 'a hidden column'.")
     problem: str
 
 
@@ -160,7 +164,8 @@ class Explanations:
     base_values : ndarray of shape (n,)
     attributions : ndarray of shape (n, n_features)
         One value per raw column, in ``feature_names`` order (hidden columns included: this
-        array is for analysts; records, reasons and CRM exports never name hidden columns).
+        array is for analysts; records, reasons, ``to_frame``, CRM exports and the repr never
+        name hidden columns).
     feature_names : list of str
     output_space : str
     reasons : list of str
@@ -179,7 +184,8 @@ class Explanations:
         UTC time of the batch, ISO 8601.
     top_k : int
     hidden : frozenset of str
-        Columns that are never named to a rep.
+        The model's columns that are never named to a rep (hidden by the catalog or the
+        policy, whatever spelling the policy used).
     rejected : list of RejectedRow
         Rows that were not explained (``on_error='skip'``), with the reason.
     std_errors : ndarray or None
@@ -219,6 +225,15 @@ class Explanations:
 
     def __len__(self) -> int:
         return len(self.scores)
+
+    def __repr__(self) -> str:
+        # A summary: the dataclass repr would print the rows (personal data, hidden columns'
+        # values) and the hidden columns' names into any log or notebook that shows a batch.
+        return (
+            f"Explanations(n={len(self)}, status={self.status!r}, "
+            f"explainer={self.explainer!r}, output_space={self.output_space!r}, "
+            f"model_version={self.model_version!r}, rejected={len(self.rejected)})"
+        )
 
     def __iter__(self) -> Iterator[LeadExplanation]:
         for i in range(len(self)):
@@ -304,7 +319,8 @@ class Explanations:
 
         Columns: ``score``, ``band``, ``output``, ``base_value``, ``reason``, ``reason_1`` ..
         ``reason_k`` (the top factors' column names), ``next_best_action``, and
-        ``contrib_<column>`` for every raw column when ``attributions`` is true.
+        ``contrib_<column>`` for every raw column that is not hidden when ``attributions`` is
+        true (a hidden column is neither named nor given a column here).
         """
         top = self.top_indices()
         cols: dict[str, Any] = {
@@ -320,7 +336,8 @@ class Explanations:
         cols["next_best_action"] = [a.text if a else "" for a in self.next_best_actions]
         if attributions:
             for j, name in enumerate(self.feature_names):
-                cols[f"contrib_{name}"] = self.attributions[:, j]
+                if name not in self.hidden:
+                    cols[f"contrib_{name}"] = self.attributions[:, j]
         return pd.DataFrame(cols, index=self.data.index)
 
     def to_crm(self, fields: Any = "salesforce") -> pd.DataFrame:

@@ -8,8 +8,9 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,36 +35,75 @@ def _load(args: argparse.Namespace, **overrides: Any) -> Any:
         args.model,
         trust=args.trust_pickle,
         require_sign_off=not args.allow_unsigned,
+        trusted_keys=getattr(args, "trusted_keys", None),
         **overrides,
     )
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from ._batch_files import explain_file
+    from ._batch_files import explain_file, process_kill_switch
+    from .exceptions import ScoringPausedError
 
+    # The process-wide kill switch stops the run before the model is even loaded.
+    paused = process_kill_switch()
+    if paused is not None:
+        raise ScoringPausedError(
+            f"explainscore explain refused: scoring is paused by {paused}. Nothing was "
+            "written. Release the switch and run again."
+        )
     overrides: dict[str, Any] = {}
     if args.top_k is not None:
         overrides["top_k"] = args.top_k
     if args.catalog is not None:
         overrides["catalog"] = args.catalog
     em = _load(args, **overrides)
-    summary = explain_file(
-        em,
-        Path(args.input),
-        Path(args.output),
-        rejects_path=None if args.rejects is None else Path(args.rejects),
-        chunk_size=args.chunk_size,
-        id_columns=tuple(args.id_column),
-        crm_fields=args.crm,
-        sep=args.sep,
-    )
+    with _terminate_cleanly():
+        summary = explain_file(
+            em,
+            Path(args.input),
+            Path(args.output),
+            rejects_path=None if args.rejects is None else Path(args.rejects),
+            chunk_size=args.chunk_size,
+            id_columns=tuple(args.id_column),
+            crm_fields=args.crm,
+            sep=args.sep,
+        )
     print(summary.line)
     return 0
 
 
+@contextlib.contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """Turn SIGTERM into an exception while a file is written, so that its temporaries are
+    removed and no partial file is left (SIGKILL cannot be caught: it may leave a temporary,
+    never a file at the final path)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise _Stopped(signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _serve(args: argparse.Namespace) -> int:
+    from .governance._keys import TRUSTED_KEYS_ENV
     from .service import ServiceConfig, serve
 
+    if args.trusted_keys:
+        # Workers beyond the first load and verify the model themselves: they read the
+        # keyring from the environment they inherit.
+        import os
+
+        os.environ[TRUSTED_KEYS_ENV] = str(Path(args.trusted_keys).resolve())
     em = _load(args)
     # Workers beyond the first load the saved model themselves (no pickle crosses processes).
     config = ServiceConfig.from_env(
@@ -73,47 +113,151 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _card(args: argparse.Namespace) -> int:
-    from .governance import ModelCard
+def _passphrase(args: argparse.Namespace) -> str | None:
+    """The passphrase from the environment variable named by --passphrase-env (never argv:
+    command lines are visible to other users and kept in shell history)."""
+    import os
 
+    from .exceptions import ParameterError
+
+    var = getattr(args, "passphrase_env", None)
+    if not var:
+        return None
+    value = os.environ.get(var)
+    if not value:
+        raise ParameterError(
+            f"--passphrase-env names the environment variable {var}, which is not set or "
+            "empty. Export the passphrase in it, or leave --passphrase-env out."
+        )
+    return value
+
+
+def _card(args: argparse.Namespace) -> int:
+    from .exceptions import ParameterError
+    from .governance import ModelCard, load_signing_key
+
+    if args.owner is None and args.owner_key is None:
+        raise ParameterError("explainscore card needs --owner-key KEY (or at least --owner NAME).")
+    owner_key = (
+        None
+        if args.owner_key is None
+        else load_signing_key(args.owner_key, passphrase=_passphrase(args))
+    )
     em = _load(args)
     card = ModelCard.for_model(
         em,
         name=args.name,
         owner=args.owner,
+        owner_key=owner_key,
         intended_use=args.intended_use,
         training_data=args.training_data,
     )
     target = Path(args.model) / "card.json"
     card.save(target)
-    print(f"wrote {target} for {card.model_fingerprint}")
+    signed = "signed by the owner's key" if owner_key is not None else "no owner key"
+    print(f"wrote {target} for {card.model_fingerprint} ({signed})")
     return 0
 
 
 def _sign_off(args: argparse.Namespace) -> int:
-    from .governance import ModelCard, sign_off
+    from .exceptions import NotSignedOffError
+    from .governance import ModelCard, load_signing_key, sign_off
+    from .io import load
 
     path = Path(args.model) / "card.json"
     if not path.exists():
         print(f"explainscore: error: {path} does not exist; run 'explainscore card' first",
               file=sys.stderr)  # fmt: skip
         return 1
-    card = sign_off(ModelCard.load(path), approver=args.approver, note=args.note)
+    card = ModelCard.load(path)
+    key = load_signing_key(args.key, passphrase=_passphrase(args))
+    # Approve only the bundle that is actually on disk: its fingerprint must be the card's.
+    on_disk = load(args.model, require_sign_off=False).model_fingerprint_
+    if on_disk != card.model_fingerprint:
+        raise NotSignedOffError(
+            f"explainscore sign-off refused: the model at {args.model} ({on_disk[:19]}...) is "
+            "not the one its card describes; run 'explainscore card' again first."
+        )
+    card = sign_off(card, key=key, note=args.note)
     card.save(path)
-    print(f"{args.approver} signed off {card.model_fingerprint}")
+    print(f"{key.identity} (key {key.key_id[:16]}...) signed off {card.model_fingerprint}")
+    return 0
+
+
+def _printable(text: str) -> str:
+    # Keyring entries may have been edited by hand: no terminal escapes or forged lines.
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    from .governance import generate_key
+
+    out = Path(args.out)
+    key = generate_key(args.identity)
+    pub = key.save(out, passphrase=_passphrase(args))
+    print(f"wrote {out} (private: keep it to yourself) and {pub} (public: give it to whoever "
+          f"keeps the trusted keyring); key id {key.key_id}")  # fmt: skip
+    return 0
+
+
+def _keys_trust(args: argparse.Namespace) -> int:
+    from .governance import Keyring, PublicKey
+
+    ring = Keyring.load_or_new(args.keyring)
+    entry = ring.trust(PublicKey.load(args.public_key))
+    ring.save()
+    print(f"trusted key {entry.key_id} for {_printable(entry.identity)} in {args.keyring}")
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    from .governance import Keyring
+
+    ring = Keyring.load(args.keyring)
+    entry = ring.revoke(args.key_id, reason=args.reason)
+    ring.save()
+    print(f"revoked key {entry.key_id} of {_printable(entry.identity)} at {entry.revoked_at}")
+    return 0
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    from .governance import Keyring
+
+    ring = Keyring.load(args.keyring)
+    for entry in ring:
+        status = "trusted" if not entry.revoked else f"REVOKED {entry.revoked_at}"
+        line = (f"{entry.key_id}  {status}  {entry.identity}  created {entry.created_at}  "
+                f"trusted {entry.trusted_at}")  # fmt: skip
+        if entry.revoked:
+            line += f"  reason: {entry.revoked_reason}"
+        print(_printable(line))
+    if not len(ring):
+        print(f"{args.keyring} holds no keys")
     return 0
 
 
 def _fairness(args: argparse.Namespace) -> int:
-    import pandas as pd
-
+    from ._batch_files import process_kill_switch, read_frame, write_atomically
+    from .exceptions import ScoringPausedError
     from .governance import fairness_audit
 
+    paused = process_kill_switch()
+    if paused is not None:
+        raise ScoringPausedError(
+            f"explainscore fairness refused: scoring is paused by {paused}. Nothing was "
+            "written. Release the switch and run again."
+        )
     em = _load(args)
-    frame = pd.read_csv(args.input, sep=args.sep)
+    if em._kill_state().engaged:
+        raise ScoringPausedError(
+            "explainscore fairness refused: scoring is paused by the model's kill switch. "
+            "Nothing was written."
+        )
+    # Sensitive columns are read for the groups only: they may be blocked as model inputs.
+    frame, unread = read_frame(em, Path(args.input), sep=args.sep, keep=args.sensitive)
     missing = [c for c in args.sensitive if c not in frame.columns]
     if missing:
-        print(f"explainscore: error: sensitive column(s) {missing} are not in {args.input}",
+        print(f"explainscore: error: --sensitive column(s) {missing} are not in {args.input}",
               file=sys.stderr)  # fmt: skip
         return 1
     names = [str(n) for n in em.feature_names_in_]
@@ -122,9 +266,11 @@ def _fairness(args: argparse.Namespace) -> int:
     report = fairness_audit(batch, sensitive, threshold=args.threshold)
     out = Path(args.output)
     text = report.to_html() if out.suffix.lower() in (".html", ".htm") else report.to_markdown()
-    out.write_text(text, encoding="utf-8")
+    write_atomically(out, text)
     flagged = [g for g in report.groups if g.four_fifths_flag]
-    print(f"wrote {out}: {len(batch):,} leads, {len(flagged)} group(s) below four-fifths")
+    skipped = len(frame) - len(batch) + unread
+    print(f"wrote {out}: {len(batch):,} leads ({skipped:,} rows could not be used), "
+          f"{len(flagged)} group(s) below four-fifths")  # fmt: skip
     return 0
 
 
@@ -156,6 +302,9 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
                         "files you trust: loading them can run code)")  # fmt: skip
     p.add_argument("--allow-unsigned", action="store_true",
                    help="development only: run a model that is not signed off")  # fmt: skip
+    p.add_argument("--trusted-keys", metavar="FILE",
+                   help="keyring of the approvers' public keys that sign-offs are verified "
+                        "against (default: $EXPLAINSCORE_TRUSTED_KEYS)")  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -206,16 +355,54 @@ def _parser() -> argparse.ArgumentParser:
     card = sub.add_parser("card", help="write a model card for a saved model")
     _add_model_flags(card)
     card.add_argument("--name", required=True)
-    card.add_argument("--owner", required=True)
+    card.add_argument("--owner-key", metavar="KEY",
+                      help="the owner's signing key: the card records it and is signed with "
+                           "it, so that key can never approve the model")  # fmt: skip
+    card.add_argument("--owner", help="the owner's name (default: the identity of --owner-key)")
     card.add_argument("--intended-use", required=True)
     card.add_argument("--training-data", default="")
+    card.add_argument("--passphrase-env", metavar="VAR",
+                      help="environment variable holding the key's passphrase")  # fmt: skip
     card.set_defaults(func=_card, allow_unsigned=True)
 
-    sign = sub.add_parser("sign-off", help="approve a saved model's card")
+    sign = sub.add_parser(
+        "sign-off",
+        help="approve a saved model's card with your signing key",
+        description="Signs the card (every field, and the bundle fingerprint) with an Ed25519 "
+        "key. Doors count the sign-off only if the key is in their trusted keyring, not "
+        "revoked, and not the owner's.",
+    )
     sign.add_argument("model")
-    sign.add_argument("--approver", required=True)
-    sign.add_argument("--note", default="")
+    sign.add_argument("--key", required=True, metavar="KEY",
+                      help="your private key file (from 'explainscore keys create')")  # fmt: skip
+    sign.add_argument("--passphrase-env", metavar="VAR",
+                      help="environment variable holding the key's passphrase")  # fmt: skip
+    sign.add_argument("--note", default="", help="what you reviewed")
     sign.set_defaults(func=_sign_off)
+
+    keys = sub.add_parser("keys", help="signing keys and the trusted keyring")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a signing key and its public key")
+    create.add_argument("--identity", required=True, help="who holds the key ('ben')")
+    create.add_argument("--out", required=True, metavar="KEY",
+                        help="private key file (mode 0600); the public key goes to KEY "
+                             "with the suffix .pub")  # fmt: skip
+    create.add_argument("--passphrase-env", metavar="VAR",
+                        help="encrypt the key with the passphrase in this environment "
+                             "variable")  # fmt: skip
+    create.set_defaults(func=_keys_create)
+    trust = keys_sub.add_parser("trust", help="add a public key to a keyring")
+    trust.add_argument("keyring", help="keyring file (created if missing)")
+    trust.add_argument("public_key", help="a .pub file from 'explainscore keys create'")
+    trust.set_defaults(func=_keys_trust)
+    revoke = keys_sub.add_parser("revoke", help="revoke a key: its signatures stop counting")
+    revoke.add_argument("keyring")
+    revoke.add_argument("key_id", help="the full key id ('explainscore keys list')")
+    revoke.add_argument("--reason", required=True, help="why (kept in the keyring)")
+    revoke.set_defaults(func=_keys_revoke)
+    listing = keys_sub.add_parser("list", help="list a keyring's keys, revoked ones included")
+    listing.add_argument("keyring")
+    listing.set_defaults(func=_keys_list)
 
     fair = sub.add_parser(
         "fairness",
@@ -245,23 +432,128 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# --- messages -------------------------------------------------------------------------------
+
+# The library's messages are written for Python callers ("pass trust=True", "sign_off(...)");
+# a command-line user types flags and commands. This one table rewrites the Python hints that
+# reach the command line into what to type instead (tests/security/test_cli_files.py checks
+# every message a door gives). Options named by parameter errors ("The 'top_k' parameter of
+# ExplainedModel must be ...") are mapped through _FLAGS.
+_FLAGS = {
+    "top_k": "--top-k",
+    "catalog": "--catalog",
+    "trust": "--trust-pickle",
+    "trusted_keys": "--trusted-keys",
+    "chunk_size": "--chunk-size",
+    "threshold": "--threshold",
+    "sep": "--sep",
+}
+_CLI_WORDS: tuple[tuple[str, str], ...] = (
+    # Python spellings given beside the command-line ones: the command line keeps its own.
+    (r" \((?:Python: [^)]*|ModelCard\.for_model|sign_off|the CLI: [^)]*)\)", ""),
+    (r"\b(?:run|load) without require_sign_off(?: \(or with --allow-unsigned\))?",
+     "run with --allow-unsigned"),
+    (r"\brequire_sign_off=False\b", "--allow-unsigned"),
+    (r"\btrust=True\b", "--trust-pickle"),
+    (r"--trust(?![\w-])", "--trust-pickle"),
+    (r"\bModelCard\.for_model\b(?:\(\.\.\.\))?", "'explainscore card MODEL'"),
+    (r"\bsign_off\((?:card, )?[^)]*\)", "'explainscore sign-off MODEL --key KEY'"),
+    (r"\bwith sign_off\b", "with 'explainscore sign-off MODEL --key KEY'"),
+    (r",? and pass card=\.\.\.", ""),
+    (r"\btrusted_keys=\.\.\.", "--trusted-keys FILE"),
+    (r",? or pass on_error='skip' to explain the other rows and report these", ""),
+    (r"^sign_off refused", "explainscore sign-off refused"),
+    (r" Overrides that keep the sign-off: [\w, ]*\.", " --top-k keeps the sign-off."),
+)  # fmt: skip
+
+
+def cli_message(text: str, command: str = "") -> str:
+    """A library message in the command line's words, on one line (see ``_CLI_WORDS``)."""
+    import re
+
+    out = " ".join(text.split())
+    for pattern, replacement in _CLI_WORDS:
+        out = re.sub(pattern, replacement, out)
+
+    def flag(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return f"The {_FLAGS[name]} option" if name in _FLAGS else match.group(0)
+
+    out = re.sub(r"The '(\w+)' parameter of [\w.]+", flag, out)
+
+    def overrides(match: re.Match[str]) -> str:
+        names = re.findall(r"'(\w+)'", match.group(1))
+        return "the option(s) " + ", ".join(_FLAGS.get(n, repr(n)) for n in names)
+
+    out = re.sub(r"the override\(s\) ((?:'\w+'(?:, )?)+)", overrides, out)
+    door = f"explainscore {command}" if command else "explainscore"
+    return re.sub(r"^(?:explainscore\.load|ExplainedModel) refused", f"{door} refused", out)
+
+
+def _os_message(exc: OSError) -> str:
+    # strerror and the path the user gave; never str(exc), which some OSErrors (a bad gzip
+    # file) fill with bytes read from the file.
+    if exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    return f"{type(exc).__name__} while reading or writing a file"
+
+
+class _Stopped(BaseException):
+    """SIGTERM arrived while a command wrote files (a BaseException, like KeyboardInterrupt,
+    so that no ``except Exception`` on the way swallows it)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code.
+
+    An expected failure (a refused model or file, bad input, a file that cannot be read or
+    written) prints one line on stderr and returns 1; it never prints a traceback (unless
+    ``--debug``) or a value read from a file.
+    """
+    import csv
+
     parser = _parser()
     args = parser.parse_args(argv)
+    command = str(getattr(args, "command", "") or "")
     try:
         code: Any = args.func(args)
     except ExplainScoreError as exc:
         if args.debug:
             raise
-        print(f"explainscore: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        _fail(cli_message(str(exc), command))
         return 1
-    except (OSError, ValueError) as exc:
+    except KeyboardInterrupt:
         if args.debug:
             raise
-        print(f"explainscore: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        _fail("interrupted; an earlier output file is left as it was")
+        return 130
+    except _Stopped as stop:
+        _fail("stopped by SIGTERM; an earlier output file is left as it was")
+        return 128 + stop.signum
+    except OSError as exc:
+        if args.debug:
+            raise
+        _fail(_os_message(exc))
+        return 1
+    except (UnicodeError, ValueError, csv.Error, MemoryError, RecursionError) as exc:
+        if args.debug:
+            raise
+        # The text of these errors may quote the file (a value, a line): it is not shown.
+        _fail(
+            f"{type(exc).__name__} while reading a file or the model; run with --debug for "
+            "the details (they may show values from the file)"
+        )
         return 1
     return int(code)
+
+
+def _fail(message: str) -> None:
+    print(f"explainscore: error: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,6 +19,7 @@ The tree::
     │   ├── ColumnTypeError                   a column of the wrong kind (text for a number, ...)
     │   └── NonFiniteValueError               NaN / inf where the model cannot take it
     ├── ParameterError (ValueError)           a parameter of explainscore out of range
+    ├── KeyFileError (ValueError)             a signing key, public key or keyring file
     ├── ModelError (TypeError)                the wrapped model itself
     │   ├── NotFittedError                    the model has not been fitted
     │   └── UnsupportedModelError             no method can explain this model this way
@@ -44,6 +45,7 @@ __all__ = [
     "ExplanationError",
     "FallbackWarning",
     "InputError",
+    "KeyFileError",
     "MissingColumnError",
     "MissingDependencyError",
     "ModelError",
@@ -105,6 +107,14 @@ class NonFiniteValueError(InputError):
 
 class ParameterError(ExplainScoreError, ValueError):
     """A parameter passed to explainscore is out of its allowed range or of the wrong type."""
+
+
+class KeyFileError(ExplainScoreError, ValueError):
+    """A signing key, public key or keyring file cannot be used: missing, too large, not in
+    its format, a wrong passphrase, or a public key whose id does not match its bytes.
+
+    Messages name the file and what is wrong, never its contents.
+    """
 
 
 class ModelError(ExplainScoreError, TypeError):

@@ -21,7 +21,15 @@ the executors. Load a model from shared storage on the driver with :func:`explai
 
 Rows that cannot be explained are kept: their ``status`` is ``"rejected"``, their scores and
 attributions are null and ``reject_column`` / ``reject_problem`` say why (the column, never the
-value). Output rows == input rows.
+value; "a hidden column" for a column hidden by the catalog or the policy). Output rows ==
+input rows.
+
+Governance holds on Spark as in ``explain``: with a kill switch engaged (the model's own, or
+the process-wide ``EXPLAINSCORE_KILL_SWITCH`` / ``EXPLAINSCORE_KILL_SWITCH_FILE``) when the job
+is defined, every output row has status ``"paused"`` and null scores, or
+``ScoringPausedError`` is raised at once with ``on_pause="raise"``; each task checks the
+switches of its own executor again before scoring. ``id_columns`` may not name a column that
+the policy blocks or that the catalog or policy hides: they would be copied to the output.
 
 pyspark is imported inside :func:`explain_dataframe`, so this module imports without it.
 """
@@ -45,8 +53,10 @@ from .exceptions import (
     MissingColumnError,
     NonFiniteValueError,
     ParameterError,
+    PolicyViolationError,
     ScoringPausedError,
 )
+from .governance._kill_switch import paused_message
 
 if TYPE_CHECKING:
     from ._model import ExplainedModel
@@ -58,6 +68,7 @@ _WHERE = "explain_dataframe"
 #: Status of a row that passed validation (``"paused"`` comes from the batch itself).
 _OK = "ok"
 _REJECTED = "rejected"
+_PAUSED = "paused"
 #: Explained models kept per executor Python worker (a few, so alternating jobs do not rebuild).
 _CACHE_SIZE = 4
 _MODEL_CACHE: OrderedDict[str, ExplainedModel] = OrderedDict()
@@ -87,7 +98,8 @@ def explain_dataframe(
         How many of the factors each reason names get their own ``reason_code_<i>`` /
         ``reason_text_<i>`` columns; default ``em.top_k``.
     id_columns : sequence of str, default=()
-        Columns copied unchanged to the output (lead ids, keys to join back on).
+        Columns copied unchanged to the output (lead ids, keys to join back on). A column the
+        policy blocks, or that the catalog or policy hides, is refused.
     crm_fields : {"salesforce", "dynamics", "hubspot"} or CrmFields, optional
         Output the CRM fields of :meth:`Explanations.to_crm` (under their configured names,
         each within its budget) instead of the default explanation columns.
@@ -113,8 +125,10 @@ def explain_dataframe(
         A parameter is out of range, or an output column name would be used twice.
     MissingColumnError
         ``spark_df`` lacks a model column or an id column.
+    PolicyViolationError
+        ``id_columns`` names a blocked or hidden column (the message does not name it).
     ScoringPausedError
-        The kill switch is engaged and ``em.on_pause == "raise"``.
+        A kill switch is engaged and ``em.on_pause == "raise"``.
     """
     import_optional("pyspark.sql", extra="spark", purpose="explainscore.spark")
     from pyspark.sql import DataFrame
@@ -134,13 +148,16 @@ def explain_dataframe(
                 "write the driver's files. Explain without it (em.set_params("
                 f"{name}=None)) and record the output table instead."
             )
-    if em.kill_switch is not None and em.on_pause == "raise":
-        state = em.kill_switch.state()
-        if state.engaged:
+    # The driver's switches, read once when the job is defined; each task reads its own
+    # executor's again (em.explain), as the job may run later.
+    state = em._kill_state()
+    paused = None
+    if state.engaged:
+        if em.on_pause == "raise":
             raise ScoringPausedError(
-                f"Scoring is paused by the kill switch ({state.source}); explain_dataframe "
-                "started no job."
+                paused_message(state, _WHERE) + " explain_dataframe started no job."
             )
+        paused = state.reason or "kill switch engaged"
     layout = output_columns(
         em,
         top_k=top_k,
@@ -153,10 +170,11 @@ def explain_dataframe(
     present = set(spark_df.columns)
     missing = [c for c in features if c not in present]
     if missing:
+        label = em._engine().schema.label
         raise MissingColumnError(
-            f"explain_dataframe got a DataFrame without the column(s) {_quote(missing)} that "
-            "the model was built on.",
-            columns=missing,
+            f"explain_dataframe got a DataFrame without "
+            f"{em._engine().schema._names_text(missing)} that the model was built on.",
+            columns=[label(c) for c in missing],
         )
     missing_ids = [c for c in layout.id_columns if c not in present]
     if missing_ids:
@@ -175,6 +193,7 @@ def explain_dataframe(
         features=tuple(features),
         layout=layout,
         batch_size=batch_size,
+        paused=paused,
     )
     # Only the columns needed travel to Python; each name quoted, as a name may hold a dot.
     wanted = list(dict.fromkeys([*layout.id_columns, *features]))
@@ -242,6 +261,7 @@ def output_columns(
     for c in ids:
         if not isinstance(c, str):
             raise param_error("id_columns", _WHERE, "a sequence of column names (str)", c)
+    _check_id_columns(em, ids)
     crm: CrmFields | None
     if crm_fields is None:
         crm = None
@@ -282,6 +302,32 @@ def output_columns(
 
 
 # --- driver helpers ------------------------------------------------------------------------
+
+
+def _check_id_columns(em: ExplainedModel, ids: Sequence[str]) -> None:
+    """Refuse id columns that are blocked or hidden: they would be copied to the output.
+
+    The messages name neither the column nor its position in ``id_columns`` beyond the
+    policy's own entry number.
+    """
+    policy = em.policy
+    schema = em._engine().schema
+    for c in ids:
+        entry = None if policy is None else policy.blocked_entry(c)
+        if entry is not None and policy is not None:
+            raise PolicyViolationError(
+                f"The 'id_columns' parameter of explain_dataframe names a column blocked by "
+                f"policy version {policy.version!r} (blocked entry {entry}); a blocked column "
+                "is never copied to any output. Remove it from id_columns.",
+                policy_version=policy.version,
+                entry=entry,
+            )
+        if schema.is_secret(c):
+            raise PolicyViolationError(
+                "The 'id_columns' parameter of explain_dataframe names a hidden column; a "
+                "hidden column is never written to any output. Remove it from id_columns.",
+                policy_version=None if policy is None else policy.version,
+            )
 
 
 def _quote(names: Sequence[str]) -> str:
@@ -336,12 +382,15 @@ class _PartitionExplainer:
     features: tuple[str, ...]
     layout: OutputLayout
     batch_size: int
+    #: Why scoring is paused (the driver's kill switch was engaged), or None.
+    paused: str | None = None
 
     def __call__(self, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         em = self._model()
         for pdf in batches:
             for start in range(0, len(pdf), self.batch_size):
-                yield explain_pandas(em, pdf.iloc[start : start + self.batch_size], self.layout)
+                chunk = pdf.iloc[start : start + self.batch_size]
+                yield explain_pandas(em, chunk, self.layout, paused=self.paused)
 
     def _model(self) -> ExplainedModel:
         em = _MODEL_CACHE.get(self.digest)
@@ -359,7 +408,9 @@ class _PartitionExplainer:
         return em
 
 
-def explain_pandas(em: ExplainedModel, pdf: pd.DataFrame, layout: OutputLayout) -> pd.DataFrame:
+def explain_pandas(
+    em: ExplainedModel, pdf: pd.DataFrame, layout: OutputLayout, *, paused: str | None = None
+) -> pd.DataFrame:
     """Explain one pandas batch into the output columns of ``layout`` (what each task runs).
 
     Parameters
@@ -369,6 +420,9 @@ def explain_pandas(em: ExplainedModel, pdf: pd.DataFrame, layout: OutputLayout) 
         The id columns and the model's raw columns.
     layout : OutputLayout
         From :func:`output_columns`.
+    paused : str, optional
+        Why scoring is paused: every row gets status ``"paused"``, null scores and the
+        paused reason, and nothing is scored.
 
     Returns
     -------
@@ -388,7 +442,11 @@ def explain_pandas(em: ExplainedModel, pdf: pd.DataFrame, layout: OutputLayout) 
         name: (empty_num.copy() if kind == "double" else list(empty_str))
         for name, kind in layout.columns
     }
-    if n:
+    if n and paused is not None:
+        batch = em._paused(em._engine(), pdf[features], layout.top_k, paused)
+        status = [_PAUSED] * n
+        _fill(cells, batch, np.ones(n, dtype=bool), np.arange(n), layout)
+    elif n:
         batch, offset = _explain(em, pdf[features], layout.top_k)
         labels = batch.data.index.to_numpy()
         keep = labels >= offset  # the pad row, if any, is label 0 of the padded batch
@@ -474,8 +532,7 @@ def _fill(
 
 def _shown_features(em: Any) -> list[tuple[int, str]]:
     """(index, name) of the model's columns that may be shown (not hidden)."""
-    engine = em._ensure_built()
-    hidden = engine.catalog.hidden() | em._policy_hidden()
+    hidden = em._hidden_columns()
     return [(j, str(c)) for j, c in enumerate(em.feature_names_in_) if str(c) not in hidden]
 
 

@@ -86,17 +86,21 @@ def test_hidden_features_never_reach_reasons_codes_records_or_crm(hidden) -> Non
     assert batch.policy_version == "1"
 
 
-def test_card_sign_off_and_production_door(leads) -> None:
+def test_card_sign_off_and_production_door(leads, signers) -> None:
     X, y = leads
     num = X.select_dtypes("number")
     em = ExplainedModel(LogisticRegression(max_iter=1000)).fit(num, y)
     assert em.explain(num.iloc[:2])[0].signed_off is False
-    card = ModelCard.for_model(em, name="leads-v1", owner="Ana", intended_use="rank inbound leads")
+    card = ModelCard.for_model(
+        em, owner_key=signers.ana, name="leads-v1", intended_use="rank inbound leads"
+    )
     assert card.model_fingerprint == em.model_fingerprint_
-    with pytest.raises(ParameterError, match="approver is the model's owner"):
-        sign_off(card, approver="Ana")
-    signed = sign_off(card, approver="Ben", note="reviewed fairness report")
+    assert (card.owner, card.owner_key_id) == ("ana", signers.ana.key_id)
+    with pytest.raises(ParameterError, match="belongs to the model's owner"):
+        sign_off(card, key=signers.ana)
+    signed = sign_off(card, key=signers.ben, note="reviewed fairness report")
     assert signed.is_signed_off()
+    assert signed.verified_approvers() == ("ben",)
     assert not card.is_signed_off()
 
     prefit = em.model_
@@ -116,16 +120,20 @@ def test_card_sign_off_and_production_door(leads) -> None:
         )
 
 
-def test_card_round_trips_through_json(tmp_path, leads) -> None:
+def test_card_round_trips_through_json(tmp_path, leads, signers) -> None:
     X, y = leads
     num = X.select_dtypes("number")
     em = ExplainedModel(LogisticRegression(max_iter=1000)).fit(num, y)
     card = sign_off(
-        ModelCard.for_model(em, name="m", owner="a", intended_use="u", metrics={"auc": 0.8}),
-        approver="b",
+        ModelCard.for_model(
+            em, name="m", owner_key=signers.ana, intended_use="u", metrics={"auc": 0.8}
+        ),
+        key=signers.ben,
     )
     card.save(tmp_path / "card.json")
-    assert ModelCard.load(tmp_path / "card.json") == card
+    loaded = ModelCard.load(tmp_path / "card.json")
+    assert loaded == card
+    assert loaded.is_signed_off()
     assert "scikit-learn" in card.library_versions
 
 

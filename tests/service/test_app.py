@@ -273,7 +273,7 @@ def test_unsigned_model_is_503_when_sign_off_is_required(make_client, numeric_em
     assert (status["ready"], status["signed_off"]) == (False, False)
 
 
-def test_signed_off_model_is_served(make_client, leads_numeric, numeric_rows) -> None:
+def test_signed_off_model_is_served(make_client, leads_numeric, numeric_rows, signers) -> None:
     from sklearn.linear_model import LogisticRegression
 
     from explainscore import ExplainedModel
@@ -282,8 +282,10 @@ def test_signed_off_model_is_served(make_client, leads_numeric, numeric_rows) ->
     X, y = leads_numeric
     fitted = LogisticRegression(max_iter=1000).fit(X, y)
     draft = ExplainedModel(fitted, background=X)
-    card = ModelCard.for_model(draft.fit(X, y), name="leads", owner="ds", intended_use="t")
-    card = sign_off(card, approver="risk")
+    card = ModelCard.for_model(
+        draft.fit(X, y), name="leads", owner_key=signers.ana, intended_use="t"
+    )
+    card = sign_off(card, key=signers.ben)
     em = ExplainedModel(draft.model_, background=X, card=card, require_sign_off=True)
     client = make_client({"leads": em}, require_sign_off=True)
     r = client.post("/v1/models/leads:explain", json={"instances": numeric_rows})

@@ -31,7 +31,7 @@ from .._optional import import_optional
 from ..exceptions import UnsupportedModelError
 from ._base import Attribution, Attributor, ExplainContext
 from ._fold import fold_to_players
-from ._tree_support import is_averaging_ensemble
+from ._tree_support import is_averaging_ensemble, is_tree_subclass, known_base_name
 from .tree import InterventionalTreeCore, TreeShapCore, can_compile, compile_ensemble
 
 __all__ = ["TreeAttributor"]
@@ -83,6 +83,8 @@ class TreeAttributor(Attributor):
         else:
             self.game = "path-dependent tree game over the raw columns, in the native output"
             self._core = self._own_core(est, context)
+            if self._core is not None:
+                self._check_native_output(self._core, context)
             if self._core is None:
                 self._explainer = shap.TreeExplainer(
                     est, feature_perturbation="tree_path_dependent"
@@ -120,6 +122,59 @@ class TreeAttributor(Attributor):
         options = context.options or {}
         budget = int(options.get("memory_budget", 256 * 2**20))
         return TreeShapCore(ensemble, groups=context.groups, output=output, memory_budget=budget)
+
+    def _check_native_output(self, core: TreeShapCore, context: ExplainContext) -> None:
+        """Refuse, with a way forward, the outputs that are not the sum the trees make.
+
+        * a regressor whose ``predict`` applies a link to the margin (XGBoost
+          ``count:poisson``, ``reg:gamma``, ``reg:tweedie``, ``reg:logistic``; LightGBM
+          ``poisson``, ``gamma``, ``tweedie``, ``cross_entropy``; HistGradientBoosting
+          ``loss="poisson"``): the values add up to the margin, not to ``predict``;
+        * a LightGBM random forest in log-odds when the model's log-odds is read from
+          ``raw_score=True``, which sums the trees that ``predict_proba`` averages.
+        """
+        ens = core.ensemble
+        name = type(context.estimator).__name__
+        is_regressor = getattr(context.estimator, "classes_", None) is None
+        if context.output_space == "raw" and is_regressor and ens.link != "identity":
+            raise UnsupportedModelError(
+                f"{name}'s predict applies a link ({ens.link}) to the sum of its trees, so "
+                "tree values, which add up to that margin, do not add up to predict. Use "
+                "method='kernel' (exact Shapley values of predict up to 12 raw columns)."
+            )
+        rf_log_odds = context.output_space == "log_odds" and ens.raw_score_scale != 1.0
+        subclass = is_tree_subclass(context.estimator)
+        if not (rf_log_odds or subclass):
+            return
+        background = np.asarray(context.background, dtype=np.float64)[:32]
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            expected = np.asarray(context.value_function(background), dtype=np.float64)
+        margin = ens.predict_raw(background)[:, core.output]
+        explained = -margin if self.mirrored else margin
+        # A subclass is only checked for an override of its prediction, not for float32
+        # rounding (its output may be the logit of a float32 probability).
+        rel = 1e-5 if rf_log_odds else 1e-3
+        if np.all(np.abs(explained - expected) <= rel * np.maximum(1.0, np.abs(expected))):
+            return
+        if rf_log_odds:
+            forward = (
+                "output_space='probability' (exact interventional tree values) or method='kernel'"
+                if ens.n_outputs == 1
+                else "method='kernel'"
+            )
+            raise UnsupportedModelError(
+                f"{name} is a LightGBM random forest (boosting_type='rf'): its probability is "
+                "the logistic of the mean of its trees, but its raw score (the log-odds read "
+                "from raw_score=True) is their sum, so tree values cannot add up to it. Use "
+                f"{forward}."
+            )
+        raise UnsupportedModelError(
+            f"{name} extends {known_base_name(context.estimator)}, but its output in "
+            f"{context.output_space!r} space is not the one its trees compute (a subclass may "
+            "override its prediction), so tree values would not add up to it. Use "
+            "method='kernel', which explains the output the model actually gives."
+        )
 
     @staticmethod
     def _own_interventional(

@@ -13,7 +13,13 @@ from typing import Any
 from .._output import ModelKind
 from ._base import OutputSpace
 
-__all__ = ["is_tree_model", "tree_native_space"]
+__all__ = [
+    "is_averaging_ensemble",
+    "is_tree_model",
+    "is_tree_subclass",
+    "known_base_name",
+    "tree_native_space",
+]
 
 _BOOSTERS = {
     ("xgboost", "XGBClassifier"),
@@ -41,20 +47,42 @@ _AVERAGING = {
 }
 
 
-def _key(estimator: Any) -> tuple[str, str]:
-    cls = type(estimator)
-    return cls.__module__.split(".")[0], cls.__name__
+def _keys(estimator: Any) -> list[tuple[str, str]]:
+    """``(top-level module, class name)`` of the estimator's class and of every base class.
+
+    Walking the MRO is ``isinstance`` without importing the libraries: a user's subclass of
+    ``XGBClassifier`` (``class LeadScorer(XGBClassifier)``) is the model it extends.
+    """
+    return [(cls.__module__.split(".")[0], cls.__name__) for cls in type(estimator).__mro__]
+
+
+def _first_known(estimator: Any) -> tuple[str, str] | None:
+    for key in _keys(estimator):
+        if key in _BOOSTERS or key in _AVERAGING:
+            return key
+    return None
+
+
+def is_tree_subclass(estimator: Any) -> bool:
+    """True for a user's subclass of a supported model (which may override its prediction)."""
+    key = _first_known(estimator)
+    return key is not None and key != _keys(estimator)[0]
+
+
+def known_base_name(estimator: Any) -> str:
+    """``module.ClassName`` of the supported model the estimator is (or extends)."""
+    key = _first_known(estimator)
+    return type(estimator).__name__ if key is None else ".".join(key)
 
 
 def is_tree_model(estimator: Any) -> bool:
-    """True for the tree ensembles the tree backend explains exactly."""
-    key = _key(estimator)
-    return key in _BOOSTERS or key in _AVERAGING
+    """True for the tree ensembles the tree backend explains exactly (and their subclasses)."""
+    return _first_known(estimator) is not None
 
 
 def is_averaging_ensemble(estimator: Any) -> bool:
     """True for forests and single trees, whose classifier output is a probability."""
-    return _key(estimator) in _AVERAGING
+    return _first_known(estimator) in _AVERAGING
 
 
 def tree_native_space(estimator: Any, kind: ModelKind) -> OutputSpace:

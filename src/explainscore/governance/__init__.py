@@ -1,7 +1,7 @@
 """Governance: policy, model cards and sign-off, kill switch, audit log, fairness, review."""
 
 from ._audit import AuditLog, AuditReceipt, Checkpoint, VerifyResult
-from ._card import ModelCard, SignOff, sign_off
+from ._card import ModelCard, SignOff, check_signed_off, sign_off
 from ._fairness import fairness_audit
 from ._fairness_report import (
     AttributeSummary,
@@ -13,6 +13,7 @@ from ._fairness_report import (
     ProxyReport,
     ReasonShare,
 )
+from ._keys import Keyring, PublicKey, SigningKey, TrustedKey, generate_key, load_signing_key
 from ._kill_switch import KillState, KillSwitch
 from ._policy import Policy
 from ._proxy import proxy_check
@@ -27,6 +28,7 @@ __all__ = [
     "FairnessReport",
     "GroupRate",
     "GroupRejections",
+    "Keyring",
     "KillState",
     "KillSwitch",
     "ModelCard",
@@ -35,6 +37,7 @@ __all__ = [
     "ProxyColumn",
     "ProxyDriver",
     "ProxyReport",
+    "PublicKey",
     "ReasonShare",
     "RegistryEntry",
     "ReviewDecision",
@@ -42,8 +45,13 @@ __all__ = [
     "ReviewQueue",
     "ReviewRules",
     "SignOff",
+    "SigningKey",
+    "TrustedKey",
     "VerifyResult",
+    "check_signed_off",
     "fairness_audit",
+    "generate_key",
+    "load_signing_key",
     "proxy_check",
     "sign_off",
 ]

@@ -2,7 +2,9 @@
 
 A :class:`ModelRegistry` is a folder with ``registry.json``: the saved models (directories
 written by :func:`explainscore.save`) that were promoted, in order, each with its fingerprint
-and approvers. Only a model whose card signs off its fingerprint can be promoted.
+and approvers. Only a model whose card carries a *verified* sign-off (signed by a key in the
+trusted keyring, not revoked, not the owner's) can be promoted, and the approvers recorded are
+the identities the keyring binds to those keys, never names written on the card.
 :meth:`ModelRegistry.rollback` makes the previous promoted model live again; promotions and
 rollbacks are written to the audit log with who and why.
 """
@@ -18,6 +20,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from ..exceptions import NotSignedOffError, ParameterError
+from ._card import check_signed_off
+from ._keys import resolve_keyring
 
 __all__ = ["ModelRegistry", "RegistryEntry"]
 
@@ -43,11 +47,17 @@ class ModelRegistry:
         Folder holding ``registry.json`` (created on first promotion).
     audit_log : AuditLog, optional
         Promotions and rollbacks are recorded there.
+    trusted_keys : Keyring, str or Path, optional
+        The keyring sign-offs are verified against (default: the file named by
+        ``EXPLAINSCORE_TRUSTED_KEYS``).
     """
 
-    def __init__(self, root: str | Path, *, audit_log: Any = None) -> None:
+    def __init__(
+        self, root: str | Path, *, audit_log: Any = None, trusted_keys: Any = None
+    ) -> None:
         self.root = Path(root)
         self.audit_log = audit_log
+        self.trusted_keys = trusted_keys
 
     @property
     def _file(self) -> Path:
@@ -82,10 +92,14 @@ class ModelRegistry:
             raise ParameterError(
                 "The 'actor' parameter of ModelRegistry.promote must be a non-empty str."
             )
-        explained = load(saved, require_sign_off=True)
-        card = explained.card
-        approvers = tuple(
-            s.approver for s in card.sign_offs if s.fingerprint == explained.model_fingerprint_
+        ring = resolve_keyring(self.trusted_keys)
+        explained = load(saved, require_sign_off=True, trusted_keys=ring)
+        # Approvers from verified sign-offs only, named as the keyring names them.
+        approvers = check_signed_off(
+            explained.card,
+            explained.model_fingerprint_,
+            where="ModelRegistry.promote",
+            keyring=ring,
         )
         entry = RegistryEntry(
             path=str(Path(saved).resolve()),
@@ -121,6 +135,7 @@ class ModelRegistry:
         entry = self.live()
         if entry is None:
             raise NotSignedOffError("No model has been promoted in this registry yet.")
+        kwargs.setdefault("trusted_keys", self.trusted_keys)
         return load(entry.path, require_sign_off=True, **kwargs)
 
     def _record(self, event: str, actor: str, reason: str, entry: RegistryEntry) -> None:

@@ -5,6 +5,7 @@ run time to inject ``Request`` and parse bodies, and those names are local to cr
 because fastapi is imported only when an app is built.
 """
 
+import logging
 import re
 import threading
 import time
@@ -18,6 +19,7 @@ from .._optional import import_optional
 from ..exceptions import (
     AuditLogError,
     ColumnTypeError,
+    ExplanationError,
     InputError,
     MissingColumnError,
     NonFiniteValueError,
@@ -31,6 +33,7 @@ from ._auth import Authenticator
 from ._config import ServiceConfig
 from ._gate import Gate
 from ._http import ServiceMiddleware, json_bytes
+from ._logging import install_access_log_redaction
 from ._metrics import CONTENT_TYPE, Metrics
 from ._schemas import (
     ErrorBody,
@@ -40,14 +43,38 @@ from ._schemas import (
     ModelStatus,
     PredictResponse,
 )
-from ._scoring import model_version, score_rows
+from ._scoring import (
+    HIDDEN,
+    audit_predictions,
+    hidden_columns,
+    kill_state,
+    model_version,
+    score_rows,
+    shown_name,
+)
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
 __all__ = ["create_app"]
 
+_LOG = logging.getLogger("explainscore.service")
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+#: Parts of a validation error's location that are the schema's own names; anything else in a
+#: location (a key the caller made up) is shown as '*', never echoed.
+_SCHEMA_FIELDS = frozenset({"instances", "parameters", "top_k"})
+#: An unexpected column the caller sent is named back only when it looks like a column name
+#: (no markup, no control characters, not a paragraph); otherwise it is this.
+_PLAIN_KEY = re.compile(r"[\w .-]{1,64}")
+_NOT_SHOWN = "a column whose name is not shown"
+#: The answer to a refusal raised by Starlette/FastAPI themselves, by status.
+_HTTP_ERRORS = {
+    400: "The body is not valid JSON (or cannot be read as UTF-8 text).",
+    404: "Not found.",
+    405: "Method not allowed.",
+    413: "The request body is too large.",
+    415: "Unsupported media type; send application/json.",
+}
 
 
 class _RefusalError(Exception):
@@ -64,6 +91,8 @@ class _RefusalError(Exception):
 class _Served:
     name: str
     em: Any
+    # Columns the model hides (catalog or policy): never named in an HTTP body.
+    hidden: frozenset[str] = frozenset()
     # ExplainedModel does not promise thread safety; one explanation at a time per model and
     # process, and more throughput from more worker processes.
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -89,19 +118,68 @@ def _check_models(models: Mapping[str, Any]) -> dict[str, _Served]:
                 f"{type(em).__name__}."
             )
         em._engine()  # build now: a model that cannot be explained fails at start, not later
-        served[name] = _Served(name, em)
+        served[name] = _Served(name, em, hidden=hidden_columns(em))
     return served
 
 
-def _input_refusal(exc: InputError) -> _RefusalError:
+def _input_refusal(exc: InputError, hidden: frozenset[str]) -> _RefusalError:
     extra: dict[str, Any] = {}
+    # The exception's attributes already say "a hidden column" for a hidden one (the model's
+    # errors promise it); the model's hidden set is applied again here, so a body cannot name
+    # one whatever the exception carries.
     if isinstance(exc, ColumnTypeError | NonFiniteValueError):
-        extra["column"] = exc.column
+        extra["column"] = shown_name(exc.column, hidden)
     if isinstance(exc, MissingColumnError | UnexpectedColumnError):
-        extra["columns"] = exc.columns
-        extra["column"] = exc.columns[0] if exc.columns else None
+        columns = [shown_name(c, hidden) for c in exc.columns]
+        if isinstance(exc, UnexpectedColumnError):
+            # These names are the caller's keys: shown back only when they are plain names.
+            columns = [c if _PLAIN_KEY.fullmatch(c) else _NOT_SHOWN for c in columns]
+            extra["columns"] = columns
+            extra["column"] = columns[0] if columns else None
+            return _RefusalError(
+                422,
+                f"{len(columns)} column(s) of the instances are not columns the model was "
+                f"built on ({', '.join(_quoted(c) for c in columns[:10])}); drop them (keep "
+                "identifiers in your own index). GET /v1/models/{name} lists the columns.",
+                **extra,
+            )
+        extra["columns"] = columns
+        extra["column"] = columns[0] if columns else None
     # explainscore's messages name columns and positions, never values.
-    return _RefusalError(422, str(exc), **extra)
+    return _RefusalError(422, _unnamed(str(exc), hidden), **extra)
+
+
+def _quoted(column: str) -> str:
+    return column if column in (HIDDEN, _NOT_SHOWN) else repr(column)
+
+
+def _unnamed(message: str, hidden: frozenset[str]) -> str:
+    """``message`` with any quoted hidden column name replaced by "a hidden column"."""
+    for name in hidden:
+        for quoted in (repr(name), f'"{name}"'):
+            message = message.replace(quoted, HIDDEN)
+    return message
+
+
+def _location(loc: Any) -> str:
+    """A validation error's location, with what the caller wrote (keys) replaced by '*'."""
+    parts = []
+    for part in loc:
+        if part == "body":
+            continue
+        if isinstance(part, int) or part in _SCHEMA_FIELDS:
+            parts.append(str(part))
+        else:
+            parts.append("*")
+    return ".".join(parts)
+
+
+def _rejected(row: Any, hidden: frozenset[str]) -> dict[str, Any]:
+    """A rejected row as answered: its column shown only when it is not hidden."""
+    out: dict[str, Any] = row.model_dump()
+    out["column"] = shown_name(out.get("column"), hidden)
+    out["problem"] = _unnamed(str(out.get("problem", "")), hidden)
+    return out
 
 
 def _frame(body: InferenceRequest, names: list[str]) -> pd.DataFrame:
@@ -147,6 +225,7 @@ def create_app(models: Mapping[str, Any], *, config: ServiceConfig) -> "FastAPI"
     from fastapi import FastAPI, Request, Response
     from fastapi.exceptions import RequestValidationError
     from fastapi.openapi.utils import get_openapi
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from .._version import __version__
 
@@ -155,6 +234,7 @@ def create_app(models: Mapping[str, Any], *, config: ServiceConfig) -> "FastAPI"
     served = _check_models(models)
     auth = Authenticator(config)
     metrics = Metrics()
+    install_access_log_redaction()
 
     app = FastAPI(
         title="explainscore",
@@ -171,7 +251,7 @@ def create_app(models: Mapping[str, Any], *, config: ServiceConfig) -> "FastAPI"
         max_body_bytes=config.max_body_bytes,
     )
     errors: dict[int | str, dict[str, Any]] = {
-        code: {"model": ErrorBody} for code in (400, 401, 403, 404, 413, 422, 503)
+        code: {"model": ErrorBody} for code in (400, 401, 403, 404, 405, 413, 422, 500, 503)
     }
 
     def request_id(request: Request) -> str:
@@ -192,27 +272,35 @@ def create_app(models: Mapping[str, Any], *, config: ServiceConfig) -> "FastAPI"
         problems = []
         malformed = False
         for err in exc.errors():
-            loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+            loc = err.get("loc", ())
             if err.get("type") == "json_invalid":
                 malformed = True
-                where = ".".join(loc)
+                where = ".".join(str(p) for p in loc if isinstance(p, int))
                 problems.append({"field": "body", "problem": f"invalid JSON at position {where}"})
             else:
-                problems.append({"field": ".".join(loc) or "body", "problem": str(err["msg"])})
+                # pydantic's messages state the rule broken, not the input (which is dropped).
+                problem = str(err.get("msg", "invalid"))[:300]
+                problems.append({"field": _location(loc) or "body", "problem": problem})
         status = 400 if malformed else 422
         error = "The body is not valid JSON." if malformed else "The body does not fit the schema."
         body = {"error": error, "request_id": request_id(request), "problems": problems[:20]}
         return answer(request, status, body)
 
-    @app.exception_handler(404)
-    async def _not_found(request: Request, exc: Exception) -> Response:
-        body = {"error": "Not found.", "request_id": request_id(request)}
-        return answer(request, 404, body)
-
-    @app.exception_handler(405)
-    async def _bad_method(request: Request, exc: Exception) -> Response:
-        body = {"error": "Method not allowed.", "request_id": request_id(request)}
-        return answer(request, 405, body)
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # Raised by routing (404, 405) and by FastAPI's body reading (400 for a body that
+        # json cannot parse: too deep, an integer of over 4300 digits, bytes that are not
+        # UTF-8). Their own 'detail' bodies do not follow ErrorBody; these do.
+        status = exc.status_code if 400 <= exc.status_code < 600 else 400
+        error = _HTTP_ERRORS.get(status, "The request cannot be served.")
+        body: dict[str, Any] = {"error": error, "request_id": request_id(request)}
+        if status == 400:
+            body["problems"] = [{"field": "body", "problem": "cannot be parsed as JSON"}]
+        response = answer(request, status, body)
+        for key, value in (exc.headers or {}).items():
+            if key.lower() == "allow":  # 405: the methods this path takes
+                response.headers[key] = value
+        return response
 
     def lookup(name: str) -> _Served:
         entry = served.get(name)
@@ -222,11 +310,11 @@ def create_app(models: Mapping[str, Any], *, config: ServiceConfig) -> "FastAPI"
 
     def readiness(entry: _Served) -> tuple[str, str | None]:
         em = entry.em
-        if em.kill_switch is not None:
-            state = em.kill_switch.state()
-            if state.engaged:
-                why = f"{state.source}: {state.reason}" if state.reason else state.source
-                return "paused", f"Scoring is paused by the kill switch ({why})."
+        # The model's own switch and the process-wide one (EXPLAINSCORE_KILL_SWITCH and the
+        # file named by EXPLAINSCORE_KILL_SWITCH_FILE), read on every request.
+        kill = kill_state(em)
+        if kill.engaged:
+            return "paused", f"Scoring is paused by the kill switch ({kill.why})."
         if config.require_sign_off and not em.signed_off_:
             return "not_signed_off", (
                 "The model is not signed off on its model card; the service requires a "
@@ -239,19 +327,32 @@ def create_app(models: Mapping[str, Any], *, config: ServiceConfig) -> "FastAPI"
         if reason is not None:
             raise _RefusalError(503, reason, model_status=status)
 
-    def governed(call: Any) -> Any:
+    def governed(entry: _Served, call: Any) -> Any:
+        hidden = entry.hidden
         try:
             return call()
         except ScoringPausedError as exc:
-            raise _RefusalError(503, str(exc), model_status="paused") from None
+            raise _RefusalError(503, _unnamed(str(exc), hidden), model_status="paused") from None
         except NotSignedOffError as exc:
-            raise _RefusalError(503, str(exc), model_status="not_signed_off") from None
+            message = _unnamed(str(exc), hidden)
+            raise _RefusalError(503, message, model_status="not_signed_off") from None
         except PolicyViolationError as exc:
-            raise _RefusalError(422, str(exc)) from None
+            raise _RefusalError(422, _unnamed(str(exc), hidden)) from None
         except InputError as exc:
-            raise _input_refusal(exc) from None
+            raise _input_refusal(exc, hidden) from None
         except ParameterError as exc:
-            raise _RefusalError(422, str(exc)) from None
+            raise _RefusalError(422, _unnamed(str(exc), hidden)) from None
+        except ExplanationError:
+            # Attributions that do not add up to the score: seen for finite values so extreme
+            # (1.8e308) that the model's arithmetic overflows. Nothing is answered rather than
+            # an inexact explanation; the log keeps the type, not the values.
+            # Logged as an error: the same exception also reports a bug of an explainer.
+            _LOG.error("explanation refused as not exact (model %s)", entry.name)
+            raise _RefusalError(
+                422,
+                "The instances cannot be explained exactly (an extreme value may overflow "
+                "the model's arithmetic); check that every value is within a plausible range.",
+            ) from None
         except AuditLogError:
             # Nothing leaves without its audit record: refuse rather than answer unrecorded.
             message = "The audit log cannot be written; no result is returned."
@@ -265,11 +366,22 @@ def create_app(models: Mapping[str, Any], *, config: ServiceConfig) -> "FastAPI"
                 "per request; split the batch.",
             )
 
-    @app.get("/healthz", summary="Liveness: the process answers.")
+    @app.get("/healthz", responses=errors, summary="Liveness: the process answers.")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/metrics", summary="Prometheus metrics (text exposition format).")
+    @app.get(
+        "/metrics",
+        responses={
+            **errors,
+            200: {
+                "description": "Prometheus text exposition format (version 0.0.4).",
+                "content": {CONTENT_TYPE.split(";")[0]: {"schema": {"type": "string"}}},
+            },
+        },
+        response_class=Response,
+        summary="Prometheus metrics (text exposition format).",
+    )
     def metrics_text() -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
@@ -291,7 +403,7 @@ def create_app(models: Mapping[str, Any], *, config: ServiceConfig) -> "FastAPI"
             model_version=model_version(em),
             model_fingerprint=str(em.model_fingerprint_),
             signed_off=bool(em.signed_off_),
-            features=[str(c) for c in em.feature_names_in_],
+            features=[shown_name(c, entry.hidden) for c in em.feature_names_in_],
         ).model_dump(mode="json")
         # 503 when not ready, so a readiness probe can use the status code alone.
         return answer(request, 200 if reason is None else 503, body)
@@ -316,7 +428,7 @@ def create_app(models: Mapping[str, Any], *, config: ServiceConfig) -> "FastAPI"
             # One lead: scored by the fast lane when it can vouch for the row, so a score
             # here is the one :explain reports for it.
             with entry.lock:
-                one = governed(lambda: em._score_fast(body.instances[0]))
+                one = governed(entry, lambda: em._score_fast(body.instances[0]))
             if one is not None:
                 metrics.count_rows(name, "predicted", 1)
                 out = {
@@ -325,22 +437,35 @@ def create_app(models: Mapping[str, Any], *, config: ServiceConfig) -> "FastAPI"
                     "request_id": request_id(request),
                     "predictions": [one],
                     "rejected": [],
+                    "audit_seqs": None,  # the lane takes no model with an audit log
                 }
                 return answer(request, 200, out)
         frame = _frame(body, [str(c) for c in em.feature_names_in_])
+        rid = request_id(request)
+        caller = request.scope["state"].get("caller")
         with entry.lock:
-            scored = governed(lambda: score_rows(em, frame))
+            # Scoring goes through the engine, not em.predict: the switch is checked here
+            # again, right before the scores are made (it may have flipped since the check).
+            require_ready(entry)
+            scored = governed(entry, lambda: score_rows(em, frame))
+            # Nothing leaves without its audit record, as for :explain.
+            audit = governed(
+                entry, lambda: audit_predictions(em, scored, actor=caller, request_id=rid)
+            )
         predictions: list[float | None] = [None] * len(frame)
-        for pos, score in zip(scored.positions, scored.scores, strict=True):
+        seqs: list[int | None] = [None] * len(frame)
+        for pos, score, seq in zip(scored.positions, scored.scores, audit, strict=True):
             predictions[pos] = score
+            seqs[pos] = seq
         metrics.count_rows(name, "predicted", len(scored.positions))
         metrics.count_rows(name, "rejected", len(scored.rejected))
         out = {
             "model_name": name,
             "model_version": model_version(em),
-            "request_id": request_id(request),
+            "request_id": rid,
             "predictions": predictions,
-            "rejected": [r.model_dump() for r in scored.rejected],
+            "rejected": [_rejected(r, entry.hidden) for r in scored.rejected],
+            "audit_seqs": seqs if em.audit_log is not None else None,
         }
         return answer(request, 200, out)
 
@@ -361,7 +486,7 @@ def create_app(models: Mapping[str, Any], *, config: ServiceConfig) -> "FastAPI"
             # One lead: the model's fast lane when it can vouch for the row (no pandas); it
             # returns None for anything it leaves to the batch path's checks.
             with entry.lock:
-                one = governed(lambda: em._explain_fast(body.instances[0], top_k=top_k))
+                one = governed(entry, lambda: em._explain_fast(body.instances[0], top_k=top_k))
             if one is not None:
                 metrics.observe_explain(name, time.perf_counter() - start)
                 metrics.count_rows(name, "explained", 1)
@@ -377,14 +502,17 @@ def create_app(models: Mapping[str, Any], *, config: ServiceConfig) -> "FastAPI"
                 return answer(request, 200, out)
         frame = _frame(body, [str(c) for c in em.feature_names_in_])
         with entry.lock:
+            require_ready(entry)  # the switch may have flipped while the lock was awaited
             batch = governed(
+                entry,
                 lambda: em.explain(
                     frame, top_k=top_k, on_error="skip", actor=caller, request_id=rid
-                )
+                ),
             )
         metrics.observe_explain(name, time.perf_counter() - start)
         if batch.status == "paused":  # the switch flipped between the check and the call
-            raise _RefusalError(503, f"{batch.reasons[0]}", model_status="paused")
+            reason = _unnamed(str(batch.reasons[0]), entry.hidden)
+            raise _RefusalError(503, reason, model_status="paused")
         explanations: list[dict[str, Any] | None] = [None] * len(frame)
         seqs: list[int | None] = [None] * len(frame)
         for pos, record in zip(batch.data.index, batch, strict=True):
@@ -397,7 +525,7 @@ def create_app(models: Mapping[str, Any], *, config: ServiceConfig) -> "FastAPI"
             "model_version": batch.model_version,
             "request_id": rid,
             "explanations": explanations,
-            "rejected": [r.model_dump() for r in batch.rejected],
+            "rejected": [_rejected(r, entry.hidden) for r in batch.rejected],
             "audit_seqs": seqs if em.audit_log is not None else None,
         }
         return answer(request, 200, out)
@@ -423,6 +551,14 @@ def create_app(models: Mapping[str, Any], *, config: ServiceConfig) -> "FastAPI"
                     "bearer": {"type": "http", "scheme": "bearer"}
                 }
                 schema["security"] = [{"bearer": []}]
+                # The endpoints the gate opens without a token say so, per operation.
+                open_paths = {"/healthz", "/openapi.json"}
+                if config.public_metrics:
+                    open_paths.add("/metrics")
+                for path, item in schema.get("paths", {}).items():
+                    if path in open_paths:
+                        for operation in item.values():
+                            operation["security"] = []
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -1,7 +1,9 @@
 """The outer ASGI layer: request id, body size limit, request metrics, last-resort 500.
 
 It sits outside FastAPI's routing and exception handling, so every answer (a 404 for an
-unknown path, a 413, even a 500 from a bug) carries ``x-request-id`` and is counted.
+unknown path, a 413, even a 500 from a bug) carries ``x-request-id`` and is counted. Metric
+labels are bounded whatever the request says: the route template (or ``unmatched``) and the
+method (one of the standard ones, or ``other``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 import logging
 import math
 import re
+import traceback
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -17,7 +20,14 @@ from typing import Any
 from ._gate import Gate
 from ._metrics import Metrics
 
-__all__ = ["REQUEST_ID_HEADER", "ServiceMiddleware", "dumps", "json_bytes"]
+__all__ = [
+    "METHODS",
+    "REQUEST_ID_HEADER",
+    "ServiceMiddleware",
+    "dumps",
+    "json_bytes",
+    "method_label",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -51,7 +61,21 @@ def dumps(value: Any) -> str:
 
 
 def json_bytes(value: Any) -> bytes:
-    return dumps(value).encode("utf-8")
+    # Requests with lone surrogates are refused before anything is echoed; "replace" is the
+    # last line, so an answer can never fail to encode (a 500) because of one.
+    return dumps(value).encode("utf-8", errors="replace")
+
+
+#: The methods that get a metric label of their own (RFC 9110 and PATCH); any other verb a
+#: client makes up is counted under ``other``, so it cannot add series.
+METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
+
+
+def method_label(method: Any) -> str:
+    """The metric label of a request method: itself when standard, else ``"other"``."""
+    return method if isinstance(method, str) and method in METHODS else "other"
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -130,9 +154,16 @@ class ServiceMiddleware:
         else:
             try:
                 await self.app(scope, body_receive, send_with_id)
-            except Exception:
+            except Exception as exc:
                 # A bug, not a client mistake: say so without details (they may hold data).
-                _LOG.exception("unhandled error in request %s", request_id)
+                # The log gets the type and the frames, not the exception's message: messages
+                # of libraries deep down may quote the request's values.
+                _LOG.error(
+                    "unhandled %s in request %s\n%s",
+                    type(exc).__name__,
+                    request_id,
+                    "".join(traceback.format_tb(exc.__traceback__)),
+                )
                 if not status["started"]:
                     await _answer(
                         send_with_id,
@@ -148,7 +179,7 @@ class ServiceMiddleware:
         # The route template, not the raw path: one series per endpoint, whatever is asked.
         route = scope.get("route")
         endpoint = str(getattr(route, "path", "")) or _endpoint_of(str(scope.get("path", "")))
-        self.metrics.count_request(endpoint, str(scope.get("method", "")), status)
+        self.metrics.count_request(endpoint, method_label(scope.get("method")), status)
 
     def _too_large(self) -> str:
         return (

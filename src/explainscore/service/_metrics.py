@@ -42,6 +42,8 @@ class Metrics:
         self._latency: dict[str, _Histogram] = {}
 
     def count_request(self, endpoint: str, method: str, status: int) -> None:
+        """Count one request. The caller passes bounded labels (route template, standard
+        method or "other"): every distinct label set is a series kept for the process's life."""
         with self._lock:
             self._requests[(endpoint, method, str(status))] += 1
 
@@ -63,7 +65,7 @@ class Metrics:
             for (endpoint, method, status), n in sorted(self._requests.items()):
                 out.append(
                     f'explainscore_requests_total{{endpoint="{_label(endpoint)}",'
-                    f'method="{method}",status="{status}"}} {n}'
+                    f'method="{_label(method)}",status="{status}"}} {n}'
                 )
             out += [
                 "# HELP explainscore_rows_total Instances by model and outcome "

@@ -21,6 +21,52 @@ __all__ = [
 
 Scalar = str | int | float | bool | None
 _SCALARS = (str, int, float, bool, type(None))
+#: Integers beyond +-2**53 are refused: JSON numbers past that are not exact in most parsers
+#: (nor in float64, which every model column becomes), and a 400-digit integer does not fit a
+#: float at all. Send such a magnitude as a float (``1e300``) if it is meant.
+MAX_EXACT_INT = 2**53
+
+
+def _bad_text(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate (``"\\ud800"`` in JSON): not Unicode text, so it
+    can be neither stored, logged nor written back as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _cell_problem(cell: Any) -> str | None:
+    """What is wrong with one cell, or None; the message never quotes the cell."""
+    if not isinstance(cell, _SCALARS):
+        return "a cell must be a string, number, boolean or null"
+    if isinstance(cell, str) and _bad_text(cell):
+        return "a text cell holds a lone surrogate (U+D800 to U+DFFF), which is not valid Unicode"
+    if isinstance(cell, int) and not isinstance(cell, bool) and abs(cell) > MAX_EXACT_INT:
+        return (
+            f"an integer must be within +-{MAX_EXACT_INT} (2**53); send a larger magnitude "
+            "as a float"
+        )
+    return None
+
+
+def _missing_as_null(instance: Any) -> Any:
+    """``NaN`` (a token Python's JSON parser accepts, JSON itself has not) as ``null``.
+
+    Both mean a missing value, and ``null`` is the one every column takes as missing: a float
+    NaN in a text column would reach the model's encoder as a number among strings.
+    Infinities are kept: they are values out of range, refused by the model per row.
+    """
+    if isinstance(instance, dict):
+        if any(isinstance(v, float) and v != v for v in instance.values()):
+            return {
+                k: (None if isinstance(v, float) and v != v else v) for k, v in instance.items()
+            }
+        return instance
+    if any(isinstance(v, float) and v != v for v in instance):
+        return [None if isinstance(v, float) and v != v else v for v in instance]
+    return instance
 
 
 class Parameters(BaseModel):
@@ -45,23 +91,29 @@ class InferenceRequest(BaseModel):
     def _shape(cls, value: Any) -> Any:
         # Checked before the typed union, which would report each bad cell once per member
         # type under locations like 'dict[str,nullable[union[...]]]'. One message per
-        # request, naming the instance and the column, never the value.
+        # request, naming the instance and the cell's position (the n-th key of a record or
+        # the n-th value of a row), never the value nor the key: a key is the caller's text
+        # too, and may be a column the model hides.
         if not isinstance(value, list):
             return value
         for i, instance in enumerate(value):
             if isinstance(instance, dict):
-                cells: Any = instance.items()
+                for j, key in enumerate(instance):
+                    if not isinstance(key, str) or _bad_text(key):
+                        raise ValueError(
+                            f"instance {i}, key {j} (0-based): a column name must be valid "
+                            "Unicode text (no lone surrogate)"
+                        )
+                cells: Any = instance.values()
             elif isinstance(instance, list):
-                cells = enumerate(instance)
+                cells = instance
             else:
                 raise ValueError(f"instance {i} must be an object (record) or an array (row)")
-            for key, cell in cells:
-                if not isinstance(cell, _SCALARS):
-                    raise ValueError(
-                        f"instance {i}, column {key!r}: a cell must be a string, number, "
-                        "boolean or null"
-                    )
-        return value
+            for j, cell in enumerate(cells):
+                problem = _cell_problem(cell)
+                if problem is not None:
+                    raise ValueError(f"instance {i}, cell {j} (0-based, as sent): {problem}")
+        return [_missing_as_null(instance) for instance in value]
 
 
 class _Batch(BaseModel):
@@ -77,6 +129,10 @@ class PredictResponse(_Batch):
     """One score per instance, in order; ``null`` for a rejected instance."""
 
     predictions: list[float | None]
+    audit_seqs: list[int | None] | None = Field(
+        default=None,
+        description="Audit record numbers ('prediction' events), when the model has an audit log.",
+    )
 
 
 class ExplainResponse(_Batch):
@@ -98,7 +154,11 @@ class ModelStatus(BaseModel):
     model_version: str
     model_fingerprint: str
     signed_off: bool
-    features: list[str] = Field(description="The input columns, in row order.")
+    features: list[str] = Field(
+        description="The input columns, in row order; a column hidden by the model's catalog "
+        "or policy is listed as 'a hidden column' (its place in a row is kept, its name is "
+        "not shown)."
+    )
 
 
 class ModelList(BaseModel):
@@ -115,7 +175,11 @@ class FieldProblem(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """Every error answer."""
+    """Every error answer (4xx and 5xx, from every endpoint and from the outer layer: 401,
+    403, 404, 405, 413, 422, 503, 500). It never quotes a value or header of the request,
+    nor a column the model hides; a key the caller sent is named only as an unexpected
+    column, and only when it is a plain name (letters, digits, ' ', '_', '.', '-'; at most
+    64 characters)."""
 
     error: str
     request_id: str

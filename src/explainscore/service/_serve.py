@@ -24,6 +24,7 @@ from .._optional import import_optional
 from ..exceptions import ParameterError
 from ._auth import Authenticator, hash_token
 from ._config import ENV_PREFIX, ServiceConfig
+from ._logging import install_access_log_redaction
 
 __all__ = ["WORKER_SPEC_ENV", "app_factory", "is_loopback", "serve"]
 
@@ -96,6 +97,9 @@ def serve(
     check_bind(host, config)
     Authenticator(config)  # bad tokens or an unreadable token file fail here, before binding
     uvicorn = import_optional("uvicorn", extra="service", purpose="explainscore serve")
+    # The access log gets no query strings (a token in a URL is not written to the log);
+    # create_app installs the same filter, in each worker too.
+    install_access_log_redaction()
     options: dict[str, Any] = {
         "host": host,
         "port": port,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from ...exceptions import UnsupportedModelError
 from ._ensemble import NativeSpace, TreeEnsemble
 
 __all__ = ["EnsembleBuilder", "bitset_from_categories"]
@@ -64,12 +66,19 @@ class EnsembleBuilder:
             Local node index -> bitset words (uint32) of its categorical split.
         """
         lft = np.asarray(left, dtype=np.int64)
+        rgt = np.asarray(right, dtype=np.int64)
+        keep = _reachable(lft, rgt)
+        if keep is not None:
+            # Nodes no path from the root reaches (XGBoost keeps pruned nodes in its arrays,
+            # ``num_deleted``) are dropped and the others renumbered, root still first.
+            lft, rgt, feature, threshold, flags, cover, value, categories = _compact(
+                keep, lft, rgt, feature, threshold, flags, cover, value, categories
+            )
         n = lft.shape[0]
         base = self._tree_start[-1]
         shift = np.where(lft >= 0, base, 0)
         p = self._parts
         p["left"].append((lft + shift).astype(np.int32))
-        rgt = np.asarray(right, dtype=np.int64)
         p["right"].append(np.where(rgt >= 0, rgt + base, -1).astype(np.int32))
         p["feature"].append(np.asarray(feature, dtype=np.int32))
         p["threshold"].append(np.asarray(threshold, dtype=np.float64))
@@ -102,6 +111,9 @@ class EnsembleBuilder:
         native_space: NativeSpace,
         float32_inputs: bool,
         source: str,
+        missing_value: float = math.nan,
+        link: str = "identity",
+        raw_score_scale: float = 1.0,
     ) -> TreeEnsemble:
         """Concatenate the trees into a :class:`TreeEnsemble`."""
         p = self._parts
@@ -130,7 +142,65 @@ class EnsembleBuilder:
             native_space=native_space,
             float32_inputs=float32_inputs,
             source=source,
+            missing_value=float(missing_value),
+            link=link,
+            raw_score_scale=float(raw_score_scale),
         )
+
+
+def _reachable(left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]) -> Any:
+    """Boolean mask of the nodes reached from the root, or None when every node is.
+
+    Raises :class:`UnsupportedModelError` if the links do not form one tree rooted at node 0
+    (a child out of range or a node reached twice).
+    """
+    n = left.shape[0]
+    seen = np.zeros(n, dtype=bool)
+    stack = [0] if n else []
+    while stack:
+        node = stack.pop()
+        if not 0 <= node < n or seen[node]:
+            raise UnsupportedModelError(
+                "a tree of the model has broken node links (a child out of range or reached "
+                "twice), so it cannot be compiled; use method='kernel'."
+            )
+        seen[node] = True
+        if left[node] >= 0:
+            stack.append(int(right[node]))
+            stack.append(int(left[node]))
+    return None if seen.all() else seen
+
+
+def _compact(
+    keep: npt.NDArray[np.bool_],
+    left: npt.NDArray[np.int64],
+    right: npt.NDArray[np.int64],
+    feature: npt.ArrayLike,
+    threshold: npt.ArrayLike,
+    flags: npt.ArrayLike,
+    cover: npt.ArrayLike,
+    value: npt.ArrayLike,
+    categories: dict[int, npt.NDArray[np.uint32]] | None,
+) -> tuple[Any, ...]:
+    """Keep the nodes in ``keep`` (in their order) and renumber the links."""
+    new_of_old = np.cumsum(keep) - 1
+    idx = np.flatnonzero(keep)
+
+    def link(a: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        kept = a[idx]
+        return np.where(kept >= 0, new_of_old[np.maximum(kept, 0)], -1)
+
+    cats = {int(new_of_old[k]): v for k, v in (categories or {}).items() if keep[k]}
+    return (
+        link(left),
+        link(right),
+        np.asarray(feature)[idx],
+        np.asarray(threshold)[idx],
+        np.asarray(flags)[idx],
+        np.asarray(cover)[idx],
+        np.asarray(value)[idx],
+        cats,
+    )
 
 
 def bitset_from_categories(categories: Any) -> npt.NDArray[np.uint32]:

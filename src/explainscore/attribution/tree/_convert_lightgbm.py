@@ -8,9 +8,13 @@ Semantics (``Tree::NumericalDecision`` / ``CategoricalDecision`` in LightGBM):
   ``|x| <= 1e-35`` goes to the default side; ``"None"``: NaN is read as 0 and compared;
 * categorical nodes (``decision_type == "=="``, threshold ``"a||b||c"``) send the listed
   categories left and every other value (NaN and negative codes included) right;
-* the boost-from-average constant is folded into the first tree's leaves, so the base offset
-  is zero; ``average_output`` (random-forest mode) divides every tree by the number of
-  iterations.
+* the boost-from-average constant (every objective: binary, multiclass, regression, poisson,
+  gamma, tweedie, cross_entropy, ...) is folded into the first tree's leaves, so the base
+  offset is zero;
+* ``average_output`` (``boosting_type="rf"``) divides every tree by the number of
+  iterations: the margin is the mean of the trees, the one ``predict`` applies its link to.
+  LightGBM's ``raw_score=True`` and ``pred_contrib=True`` return the *sum* of the trees for
+  such a model, recorded as ``raw_score_scale`` (the number of iterations).
 Cover is the node's data count (``internal_count`` / ``leaf_count``), as LightGBM's own
 ``pred_contrib`` and shap use.
 """
@@ -97,6 +101,19 @@ def _flatten(root: dict[str, Any], name: str) -> dict[str, Any]:
     }
 
 
+#: First word of ``dump_model()["objective"]`` -> what ``predict`` applies to the margin.
+_LINKS = {
+    "binary": "logistic",
+    "multiclassova": "logistic",
+    "cross_entropy": "logistic",
+    "multiclass": "softmax",
+    "poisson": "exp",
+    "gamma": "exp",
+    "tweedie": "exp",
+    "cross_entropy_lambda": "softplus",
+}
+
+
 def convert_lightgbm(estimator: Any) -> TreeEnsemble:
     """Compile a LightGBM model from ``dump_model()``.
 
@@ -115,7 +132,8 @@ def convert_lightgbm(estimator: Any) -> TreeEnsemble:
     per_iter = int(dump.get("num_tree_per_iteration", 1))
     infos = dump["tree_info"]
     n_iter = max(len(infos) // per_iter, 1)
-    scale = 1.0 / n_iter if dump.get("average_output", False) else 1.0
+    averaged = bool(dump.get("average_output", False))
+    scale = 1.0 / n_iter if averaged else 1.0
     builder = EnsembleBuilder(per_iter)
     for t, info in enumerate(infos):
         arrays = _flatten(info["tree_structure"], name)
@@ -136,4 +154,6 @@ def convert_lightgbm(estimator: Any) -> TreeEnsemble:
         native_space="margin",
         float32_inputs=False,
         source=f"lightgbm.{name}",
+        link=_LINKS.get(str(dump.get("objective", "")).split(" ")[0], "identity"),
+        raw_score_scale=float(n_iter) if averaged else 1.0,
     )

@@ -146,7 +146,26 @@ def convert_sklearn_boosting(estimator: Any) -> TreeEnsemble:
         native_space="margin",
         float32_inputs=True,
         source=_source(estimator),
+        link=_loss_link(estimator),
     )
+
+
+#: scikit-learn's ``_loss.link`` classes -> what ``predict`` applies to the raw prediction.
+_SKLEARN_LINKS = {
+    "IdentityLink": "identity",
+    "LogLink": "exp",
+    "LogitLink": "logistic",
+    "HalfLogitLink": "logistic",
+    "MultinomialLogit": "softmax",
+}
+
+
+def _loss_link(estimator: Any) -> str:
+    """The link of a (Hist)GradientBoosting model's loss (Poisson and gamma: ``exp``)."""
+    link = getattr(getattr(estimator, "_loss", None), "link", None)
+    if link is None:
+        return "identity"
+    return _SKLEARN_LINKS.get(type(link).__name__, type(link).__name__)
 
 
 def _hist_column_maps(
@@ -260,4 +279,5 @@ def convert_sklearn_hist(estimator: Any) -> TreeEnsemble:
         native_space="margin",
         float32_inputs=False,
         source=f"sklearn.{name}",
+        link=_loss_link(estimator),
     )

@@ -8,7 +8,15 @@ hessian cover (``sum_hessian``), default directions and categorical splits. Sema
 * a categorical node sends the categories listed for it to the **right**; any other value,
   including negative or out-of-range codes, goes left (``common::Decision`` in XGBoost);
 * ``base_score`` is stored in the objective's output space (a probability for
-  ``binary:logistic``, a mean for ``count:poisson``) and turned into a margin here;
+  ``binary:logistic`` and ``reg:logistic``, a mean for ``count:poisson``, ``reg:gamma``,
+  ``reg:tweedie`` and the survival objectives) and turned into a margin here as XGBoost's
+  ``ProbToMargin`` does; ``binary:logitraw``, softmax, ranking and the identity-link
+  regressions store the margin itself;
+* trees keep the nodes pruning deleted (``num_deleted``, e.g. ``gamma > 0`` with
+  ``tree_method="exact"``); no path reaches them, and the builder drops them;
+* the scikit-learn wrappers' ``missing`` sentinel (``missing=-999``) is read as missing at
+  predict time like NaN; it is recorded as the ensemble's ``missing_value``, which the row
+  preparation turns into NaN (a raw ``Booster`` has no sentinel: it belongs to the DMatrix);
 * the scikit-learn wrappers predict with ``best_iteration + 1`` rounds after early stopping,
   so only those trees are compiled; a raw ``Booster`` is compiled whole, as
   ``Booster.predict`` uses every tree unless given ``iteration_range``.
@@ -29,8 +37,24 @@ from ._ensemble import FLAG_CAT_NEGATIVE_INVALID, FLAG_CATEGORICAL, FLAG_DEFAULT
 __all__ = ["convert_xgboost"]
 
 # Objectives whose base_score is a probability (margin = logit) or a mean (margin = log).
-_LOGIT = {"binary:logistic", "reg:logistic", "binary:logitraw"}
+# ``binary:logitraw`` is not one: its ProbToMargin is the identity (XGBoost >= 2).
+_LOGIT = {"binary:logistic", "reg:logistic"}
 _LOG = {"count:poisson", "reg:gamma", "reg:tweedie", "survival:cox", "survival:aft"}
+
+
+def _link(objective: str) -> str:
+    """What XGBoost's ``predict`` applies to the margin (``PredTransform``)."""
+    if objective in _LOGIT:
+        return "logistic"
+    if objective in _LOG:
+        return "exp"
+    if objective in ("multi:softprob", "multi:softmax"):
+        # multi:softmax predicts the arg-max class, but its predict_proba is the softmax.
+        return "softmax"
+    if objective == "binary:hinge":
+        return "step"
+    # Squared error and the other identity links, binary:logitraw, ranking.
+    return "identity"
 
 
 def _base_margin(objective: str, scores: list[float], n_outputs: int) -> np.ndarray[Any, Any]:
@@ -45,6 +69,17 @@ def _base_margin(objective: str, scores: list[float], n_outputs: int) -> np.ndar
     if out.size == 1 and n_outputs > 1:
         out = np.full(n_outputs, out[0])
     return out
+
+
+def _missing_sentinel(estimator: Any) -> float:
+    """The scikit-learn wrapper's ``missing`` value (NaN for none, or a raw Booster)."""
+    if hasattr(estimator, "get_booster"):
+        missing = getattr(estimator, "missing", math.nan)
+        try:
+            return math.nan if missing is None else float(missing)
+        except (TypeError, ValueError):
+            return math.nan
+    return math.nan
 
 
 def _parse_floats(text: str) -> list[float]:
@@ -150,4 +185,6 @@ def convert_xgboost(estimator: Any) -> TreeEnsemble:
         native_space="margin",
         float32_inputs=True,
         source=f"{type(estimator).__module__.split('.')[0]}.{name}",
+        missing_value=_missing_sentinel(estimator),
+        link=_link(objective),
     )

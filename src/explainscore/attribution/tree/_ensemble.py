@@ -15,6 +15,7 @@ are normalised so that one decision rule (see :mod:`._decision`) reproduces each
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -85,6 +86,20 @@ class TreeEnsemble:
         The library rounds inputs to float32 before comparing them with thresholds.
     source : str
         ``"module.ClassName"`` of the model compiled, for messages and records.
+    missing_value : float
+        The value the library reads as missing besides NaN (XGBoost's ``missing=-999``);
+        NaN when there is none. :meth:`prepare_input` turns it into NaN.
+    link : str
+        What the library applies to the margin to get its response (``predict`` of a
+        regressor, the class probability of a classifier): ``"identity"``, ``"exp"`` (Poisson,
+        gamma, Tweedie, survival), ``"logistic"``, ``"softmax"``, ``"softplus"`` (LightGBM
+        ``cross_entropy_lambda``) or ``"step"`` (XGBoost ``binary:hinge``). The values add up
+        to the margin; a regressor with another link than the identity does not predict it.
+    raw_score_scale : float
+        The library's own raw score is the margin times this: LightGBM's random forest
+        (``boosting_type="rf"``) predicts the logistic of the *mean* of its trees, which is the
+        margin here, but its ``raw_score=True`` and ``pred_contrib=True`` return the *sum*, so
+        the scale is its number of iterations. 1 for every other model.
     """
 
     left: npt.NDArray[np.int32]
@@ -104,6 +119,9 @@ class TreeEnsemble:
     native_space: NativeSpace
     float32_inputs: bool
     source: str
+    missing_value: float = math.nan
+    link: str = "identity"
+    raw_score_scale: float = 1.0
 
     @property
     def n_outputs(self) -> int:
@@ -164,6 +182,15 @@ class TreeEnsemble:
             # The library compares float32(x) with the threshold: round first, then widen,
             # so the float64 comparison gives the same answer.
             arr = arr.astype(np.float32).astype(np.float64)
+        if not math.isnan(self.missing_value):
+            # The library compares each (float32) value with its missing sentinel, which then
+            # follows the default direction like NaN.
+            sentinel = self.missing_value
+            if self.float32_inputs:
+                sentinel = float(np.float32(sentinel))
+            hit = arr == sentinel
+            if hit.any():
+                arr = np.where(hit, np.nan, arr)
         return np.ascontiguousarray(arr)
 
     def predict_raw(self, X: Any) -> npt.NDArray[np.float64]:
