@@ -163,3 +163,17 @@ def test_fairness_report_from_the_command_line(saved, leads, tmp_path, capsys) -
     assert "group(s) below four-fifths" in capsys.readouterr().out
     assert main(["fairness", str(model), "--input", str(src), "--sensitive", "gender",
                  "--threshold", "0.25", "--output", str(out), "--allow-unsigned"]) == 1  # fmt: skip
+
+
+def test_python_dash_m_runs_the_same_command_line() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "explainscore", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.strip() == f"explainscore {explainscore.__version__}"

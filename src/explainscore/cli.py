@@ -263,7 +263,9 @@ def _fairness(args: argparse.Namespace) -> int:
     names = [str(n) for n in em.feature_names_in_]
     batch = em.explain(frame[names], on_error="skip")
     sensitive = frame.loc[batch.data.index, args.sensitive]
-    report = fairness_audit(batch, sensitive, threshold=args.threshold)
+    report = fairness_audit(
+        batch, sensitive, threshold=args.threshold, show_hidden=args.show_hidden
+    )
     out = Path(args.output)
     text = report.to_html() if out.suffix.lower() in (".html", ".htm") else report.to_markdown()
     write_atomically(out, text)
@@ -417,6 +419,10 @@ def _parser() -> argparse.ArgumentParser:
     fair.add_argument("--threshold", type=float, required=True, help="selection threshold")
     fair.add_argument("--output", required=True, help="report (.md or .html)")
     fair.add_argument("--sep", default=",", help="CSV separator (default ',')")
+    fair.add_argument("--show-hidden", action="store_true",
+                      help="for auditors: name the columns hidden from reps (policy or "
+                      "catalog) in the report; by default they are all reported as "
+                      "'a hidden column'")  # fmt: skip
     fair.set_defaults(func=_fairness)
 
     bench = sub.add_parser("bench", help="run the benchmark suite (from a source checkout)")

@@ -8,6 +8,10 @@ part that disaggregated-metric libraries do not cover, and the one an adverse-ac
 under ECOA / Regulation B asks about.
 
 Sensitive attributes are audit-time data: they are passed here, never to the model.
+
+Columns hidden from reps (by the policy or the catalog) are counted like any other factor,
+but by default the report never names them: they are pooled under one label, "a hidden
+column". An auditor who must see them asks for them with ``show_hidden=True``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from .._inputs import HIDDEN
 from .._params import check_int, check_number, param_error
 from .._records import Explanations
 from ..exceptions import ParameterError
@@ -31,10 +36,12 @@ from ._fairness_report import (
     FairnessReport,
     GroupRate,
     GroupRejections,
+    ProxyColumn,
     ProxyDriver,
     ProxyReport,
     ReasonShare,
 )
+from ._identity import skeleton
 
 __all__ = [
     "Attribute",
@@ -416,20 +423,29 @@ def _reason_matrix(reasons: IntArray, n_features: int) -> npt.NDArray[np.int64]:
     return named
 
 
+def _group_counts(
+    attr: Attribute, rejected: BoolArray, indicator: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Per group: rejected leads with each column of ``indicator`` set, and rejected leads."""
+    size = len(attr.levels)
+    keep = (attr.codes >= 0) & rejected
+    codes = attr.codes[keep]
+    counts = np.zeros((size, indicator.shape[1]), dtype=np.int64)
+    np.add.at(counts, codes, indicator[keep])
+    return counts, np.bincount(codes, minlength=size).astype(np.int64)
+
+
 def _rejections(
     attr: Attribute,
     rejected: BoolArray,
     named: npt.NDArray[np.int64],
     no_reason: BoolArray,
     features: Sequence[str],
-) -> tuple[list[GroupRejections], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+) -> list[GroupRejections]:
     size = len(attr.levels)
     keep = (attr.codes >= 0) & rejected
-    codes = attr.codes[keep]
-    counts = np.zeros((size, named.shape[1]), dtype=np.int64)
-    np.add.at(counts, codes, named[keep])
-    n_rej = np.bincount(codes, minlength=size)
-    none = np.bincount(codes, weights=no_reason[keep].astype(np.float64), minlength=size)
+    counts, n_rej = _group_counts(attr, rejected, named)
+    none = np.bincount(attr.codes[keep], weights=no_reason[keep].astype(np.float64), minlength=size)
     n_all = np.bincount(attr.codes[attr.codes >= 0], minlength=size)
     out: list[GroupRejections] = []
     for g in range(size):
@@ -454,7 +470,7 @@ def _rejections(
                 ),
             )
         )
-    return out, counts, n_rej
+    return out
 
 
 def _proxy_driver(
@@ -489,6 +505,90 @@ def _proxy_driver(
     )
 
 
+# --- hidden columns ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Hidden:
+    """Which names the report may not write, and what it writes instead.
+
+    ``columns`` are the model's hidden columns (``Explanations.hidden``: the real names,
+    whatever spelling the policy used). A name given by the caller (a proxy feature, a
+    sensitive attribute, a proxy check's column) is hidden when its skeleton (the policy's
+    way of comparing names) is one of theirs. Empty when the auditor asked to see them.
+    """
+
+    columns: frozenset[str] = frozenset()
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return frozenset(skeleton(c) for c in self.columns)
+
+    def hides(self, name: str) -> bool:
+        return bool(self.columns) and (name in self.columns or skeleton(name) in self.keys)
+
+    def label(self, name: str) -> str:
+        return HIDDEN if self.hides(name) else name
+
+
+def _pooled(
+    named: npt.NDArray[np.int64], features: Sequence[str], hidden: _Hidden
+) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """The reason matrix with every hidden column pooled into one, last, "a hidden column".
+
+    A lead counts once under it when any hidden column is among its principal reasons, so
+    the report cannot tell the hidden columns apart (nor how many there are, nor where they
+    sit among the model's columns).
+    """
+    secret = [j for j, f in enumerate(features) if f in hidden.columns]
+    if not secret:
+        return named, list(features)
+    shown = [j for j in range(len(features)) if j not in set(secret)]
+    pooled = named[:, secret].max(axis=1, keepdims=True)
+    return np.hstack([named[:, shown], pooled]), [features[j] for j in shown] + [HIDDEN]
+
+
+def _proxy_matrix(
+    named: npt.NDArray[np.int64], features: Sequence[str], proxies: Sequence[str], hidden: _Hidden
+) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """One indicator column per proxy as reported: hidden proxies pooled into one."""
+    shown = [f for f in proxies if f not in hidden.columns]
+    secret = [features.index(f) for f in proxies if f in hidden.columns]
+    columns = [named[:, [features.index(f)]] for f in shown]
+    labels = list(shown)
+    if secret:
+        columns.append(named[:, secret].max(axis=1, keepdims=True))
+        labels.append(HIDDEN)
+    if not columns:
+        return np.zeros((named.shape[0], 0), dtype=np.int64), []
+    return np.hstack(columns), labels
+
+
+def _redacted_proxy_report(report: ProxyReport, hidden: _Hidden) -> ProxyReport:
+    """The proxy check with its hidden columns pooled: one "a hidden column" row per
+    attribute, with the highest score among them (flagged when any of them is)."""
+    if not any(hidden.hides(c.column) for c in report.columns):
+        return report
+    rows = [c for c in report.columns if not hidden.hides(c.column)]
+    by_attribute: dict[str, list[ProxyColumn]] = {}
+    for c in report.columns:
+        if hidden.hides(c.column):
+            by_attribute.setdefault(c.attribute, []).append(c)
+    for attribute, group in by_attribute.items():
+        scored = [c for c in group if not math.isnan(c.score)]
+        top = max(scored, key=lambda c: c.score) if scored else group[0]
+        rows.append(
+            top.model_copy(
+                update={
+                    "column": HIDDEN,
+                    "attribute": attribute,
+                    "flagged": any(c.flagged for c in group),
+                }
+            )
+        )
+    return report.model_copy(update={"columns": tuple(rows)})
+
+
 # --- inputs ------------------------------------------------------------------------------------
 
 
@@ -519,7 +619,7 @@ def _scores(obj: Any) -> tuple[FloatArray, pd.Index | None]:
 
 
 def _proxy_names(
-    proxy_features: Any, features: Sequence[str] | None, notes: list[str]
+    proxy_features: Any, features: Sequence[str] | None, notes: list[str], hidden: _Hidden
 ) -> tuple[list[str], ProxyReport | None]:
     if proxy_features is None:
         return [], None
@@ -543,17 +643,19 @@ def _proxy_names(
             )
         return [], report
     unknown = [f for f in names if f not in features]
+    # A hidden column's name (in any spelling) is written "a hidden column", once.
+    said = list(dict.fromkeys(hidden.label(f) for f in unknown))
     if unknown and report is None:
         raise ParameterError(
             "The 'proxy_features' parameter of fairness_audit must name columns of the "
-            f"explained model. Got {unknown[:5]!r} instead."
+            f"explained model. Got {said[:5]!r} instead."
         )
     if unknown:
         notes.append(
-            f"Flagged proxy columns {unknown!r} are not inputs of the explained model and "
+            f"Flagged proxy columns {said!r} are not inputs of the explained model and "
             "cannot drive its rejections."
         )
-    return [f for f in names if f in features], report
+    return list(dict.fromkeys(f for f in names if f in features)), report
 
 
 # --- the audit ---------------------------------------------------------------------------------
@@ -567,6 +669,7 @@ def fairness_audit(
     confidence: float = 0.95,
     proxy_features: Sequence[str] | ProxyReport | None = None,
     top_reasons: int = 3,
+    show_hidden: bool = False,
 ) -> FairnessReport:
     """Audit who a score threshold selects and why the others are passed over.
 
@@ -598,6 +701,13 @@ def fairness_audit(
         :func:`proxy_check`, whose flagged columns are used).
     top_reasons : int, default=3
         Principal reasons counted per rejected lead.
+    show_hidden : bool, default=False
+        Name the columns hidden from reps (by the policy or the catalog). By default they
+        are counted like every other factor but reported under one label, "a hidden
+        column" (all of them pooled: a rejected lead counts once under it when any hidden
+        column is among its principal reasons), in every table, note, rendering and
+        figure; hidden proxy features likewise. ``True`` is for auditors: the report then
+        names them, and a note says so.
 
     Returns
     -------
@@ -606,8 +716,9 @@ def fairness_audit(
     Raises
     ------
     ParameterError
-        If a parameter is out of range, the labels do not match the leads in number, or a
-        proxy feature is not a model input.
+        If a parameter is out of range, the labels do not match the leads in number, a
+        proxy feature is not a model input, or (without ``show_hidden``) a sensitive
+        attribute is named like a hidden column.
 
     Notes
     -----
@@ -617,6 +728,8 @@ def fairness_audit(
     ``docs/fairness.md``.
     """
     threshold = check_number(threshold, "threshold", _WHERE, low=0.0, high=1.0)
+    if not isinstance(show_hidden, bool):
+        raise param_error("show_hidden", _WHERE, "a bool", show_hidden)
     confidence = check_number(confidence, "confidence", _WHERE, low=0.0, high=1.0, low_open=True)
     if confidence >= 1.0:
         raise param_error("confidence", _WHERE, "a number in (0, 1)", confidence)
@@ -626,9 +739,19 @@ def fairness_audit(
     top_reasons = check_int(top_reasons, "top_reasons", _WHERE, low=1, high=high)
     scores, index = _scores(scores_or_explanations)
     attrs = sensitive_attributes(sensitive_features, len(scores), index=index)
+    secret = explained.hidden if explained is not None else frozenset()
+    hidden = _Hidden(frozenset() if show_hidden else frozenset(secret))
+    if any(hidden.hides(a.name) for a in attrs):
+        # Its groups would be a hidden column's values, its name the column's.
+        raise ParameterError(
+            "The 'sensitive_features' parameter of fairness_audit must not name a hidden "
+            "column unless show_hidden=True. Got a hidden column instead."
+        )
 
     notes: list[str] = []
-    proxies, proxy_report = _proxy_names(proxy_features, features, notes)
+    proxies, proxy_report = _proxy_names(proxy_features, features, notes, hidden)
+    if proxy_report is not None:
+        proxy_report = _redacted_proxy_report(proxy_report, hidden)
     selected = scores >= threshold
     groups: list[GroupRate] = []
     summaries: list[AttributeSummary] = []
@@ -655,17 +778,19 @@ def fairness_audit(
     elif not rejected.any():
         notes.append("Every lead is selected: there are no rejected leads to explain.")
     else:
+        # Every column, hidden or not, competes for the principal reasons: the audit sees
+        # every factor. Only the labels the report writes are pooled.
         reasons = principal_reasons(np.asarray(explained.attributions, np.float64), top_reasons)
-        named = _reason_matrix(reasons, len(features))
+        named_all = _reason_matrix(reasons, len(features))
+        named, labels = _pooled(named_all, features, hidden)
+        proxy_named, proxy_labels = _proxy_matrix(named_all, features, proxies, hidden)
         no_reason: BoolArray = np.all(reasons < 0, axis=1)
         for attr in audited:
-            rows_r, counts, n_rej = _rejections(attr, rejected, named, no_reason, features)
-            rejections += rows_r
+            rejections += _rejections(attr, rejected, named, no_reason, labels)
+            counts, n_rej = _group_counts(attr, rejected, proxy_named)
             present = np.bincount(attr.codes[attr.codes >= 0], minlength=len(attr.levels)) > 0
-            for feature in proxies:
-                driver = _proxy_driver(
-                    attr, feature, features.index(feature), counts, n_rej, present
-                )
+            for j, feature in enumerate(proxy_labels):
+                driver = _proxy_driver(attr, feature, j, counts, n_rej, present)
                 drivers.append(driver)
                 if math.isinf(driver.ratio):
                     notes.append(
@@ -673,10 +798,24 @@ def fairness_audit(
                         f"{driver.highest_group!r} but never of {driver.lowest_group!r} "
                         f"({attr.name!r}): the ratio is infinite."
                     )
-        if explained.hidden:
+        if secret and show_hidden:
             notes.append(
-                f"Columns hidden from reps ({sorted(explained.hidden)!r}) are counted as "
-                "reasons here: an audit must see every factor behind a rejection."
+                f"Columns hidden from reps ({sorted(secret)!r}) are named and counted as "
+                "reasons here: hidden column names shown at the auditor's request "
+                "(show_hidden=True). Do not pass this report to reps."
+            )
+        elif secret:
+            notes.append(
+                "Columns hidden from reps are counted as reasons here (an audit must see "
+                f"every factor behind a rejection) under one label, {HIDDEN!r}: a rejected "
+                "lead counts once under it when any hidden column is among its principal "
+                "reasons. An auditor can have them named with show_hidden=True."
+            )
+        if HIDDEN in proxy_labels:
+            notes.append(
+                f"Among the proxy features, {HIDDEN!r} counts the rejected leads whose "
+                "principal reasons include a hidden column given as a proxy: its shares can "
+                "be lower than in the rejected-leads section, which counts every hidden column."
             )
     if explained is not None and explained.rejected:
         notes.append(f"{len(explained.rejected)} rows could not be explained and are not audited.")
@@ -700,4 +839,5 @@ def fairness_audit(
         proxies=tuple(drivers),
         proxy_report=proxy_report,
         notes=tuple(notes),
+        show_hidden=show_hidden,
     )

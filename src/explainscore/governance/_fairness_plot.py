@@ -49,9 +49,10 @@ def plot_report(report: FairnessReport, attributes: Sequence[str], *, top: int) 
         proxies = {p.feature for p in report.proxies}
         _reasons_panel(axes[row][1], name, groups, rejections, top, report.top_reasons, proxies)
     _legend(fig)
+    shown = " (hidden columns named at the auditor's request)" if report.show_hidden else ""
     fig.suptitle(
         f"Fairness audit at threshold {report.threshold:g}: {report.n_selected:,} of "
-        f"{report.n_leads:,} leads selected",
+        f"{report.n_leads:,} leads selected{shown}",
         fontsize=12,
     )
     return fig

@@ -235,6 +235,10 @@ class FairnessReport(BaseModel):
     notes : tuple of str
         Everything the numbers alone do not say: empty groups, unknown labels, sections
         that could not be computed.
+    show_hidden : bool
+        Whether columns hidden from reps are named (``fairness_audit(...,
+        show_hidden=True)``, for auditors). By default every hidden column is reported under
+        one label, "a hidden column", in every section, rendering and figure.
     """
 
     model_config = _FROZEN
@@ -252,6 +256,11 @@ class FairnessReport(BaseModel):
     proxies: tuple[ProxyDriver, ...]
     proxy_report: ProxyReport | None = None
     notes: tuple[str, ...]
+    show_hidden: bool = Field(
+        default=False,
+        description="Hidden columns are named (at an auditor's request); by default they "
+        "are all reported as 'a hidden column'.",
+    )
 
     # --- frames --------------------------------------------------------------------------
 
@@ -313,6 +322,7 @@ class FairnessReport(BaseModel):
             f"- Intervals: {_md(self.interval_method)}",
             "- Four-fifths rule: a group is flagged when its selection rate is below 0.8 "
             "times the highest group's rate. It is a screening heuristic, not a legal test.",
+            *([f"- {_SHOWN}"] if self.show_hidden else []),
             "",
             "## Summary by attribute",
             "",
@@ -364,6 +374,7 @@ class FairnessReport(BaseModel):
             "<li>Four-fifths rule: a group is flagged when its selection rate is below 0.8 "
             "times the highest group's rate. It is a screening heuristic, not a legal "
             "test.</li>",
+            *([f"<li>{e(_SHOWN)}</li>"] if self.show_hidden else []),
             "</ul>",
             "<h2>Summary by attribute</h2>",
             _html_table(_SUMMARY_HEAD, [_summary_cells(a) for a in self.attributes]),
@@ -453,6 +464,11 @@ class FairnessReport(BaseModel):
 
 
 # --- cell formatting -------------------------------------------------------------------------
+
+_SHOWN = (
+    "Hidden columns: hidden column names shown at the auditor's request (show_hidden=True). "
+    "This report names columns that reps may not see."
+)
 
 _SUMMARY_HEAD = [
     "Attribute",
