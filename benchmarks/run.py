@@ -22,7 +22,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
-SUITE = ["bench_tree", "bench_interventional", "bench_kernel", "bench_service"]
+SUITE = ["bench_tree", "bench_interventional", "bench_kernel", "bench_service", "bench_audit"]
 
 
 def _versions() -> str:

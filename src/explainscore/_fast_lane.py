@@ -39,6 +39,7 @@ from ._row_encoder import RowEncoder, plain_cell
 from .reasons._actions import action_candidates, choose_actions
 
 if TYPE_CHECKING:
+    from ._categories import CategoryCodes
     from .attribution.tree import TreeShapCore
     from .reasons._catalog import Catalog
     from .reasons._compose import ReasonWriter
@@ -75,6 +76,9 @@ class FastLane:
     tolerance: float
     #: The compiled preprocessing of a Pipeline; None when the model takes the raw numbers.
     encoder: RowEncoder | None = None
+    #: A bare model with native categorical columns: each column's category codes (None
+    #: for a plain numeric column); None when every column is a plain number.
+    codes: tuple[CategoryCodes | None, ...] | None = None
 
     def __post_init__(self) -> None:
         # Plain-Python copies of the masks, read per lead without numpy calls.
@@ -130,8 +134,13 @@ class FastLane:
             )
             if encoder is None:
                 return None
-        elif any(c.kind != "numeric" for c in schema.columns):
+        elif any(c.kind != "numeric" and c.categories is None for c in schema.columns):
             return None
+        codes = (
+            tuple(c.categories for c in schema.columns)
+            if encoder is None and schema.has_codes
+            else None
+        )
         core = attributor.core
         ens = core.ensemble
         one_pass = ens.n_outputs == 1 or ens.native_space == "probability"
@@ -145,9 +154,12 @@ class FastLane:
         cand_values = np.zeros(len(candidates), dtype=np.float64)
         if encoder is None:
             try:
-                cand_values = np.array([float(t) for _, t in candidates], dtype=np.float64)
+                cand_values = np.array(
+                    [_target_code(codes, names.index(f), t) for f, t in candidates],
+                    dtype=np.float64,
+                )
             except (TypeError, ValueError):
-                return None  # a non-numeric target value: the batch path handles it
+                return None  # a target value outside the tables: the batch path handles it
         lane = cls(
             core=core,
             names=names,
@@ -162,11 +174,12 @@ class FastLane:
             hidden=writer.hidden_mask.copy(),
             tolerance=tolerance,
             encoder=encoder,
+            codes=codes,
         )
         # Trust, then verify: the lane must reproduce the model on the background rows, and
         # every next-best-action change must be one the lane can score.
         if encoder is None:
-            bg = np.asarray(background, dtype=np.float64)
+            bg = schema.model_array(schema.to_frame(background, where="background"))
         else:
             cells = [[plain_cell(v) for v in r] for r in background.to_numpy(dtype=object)]
             encoded = [encoder.encode(c) for c in cells]
@@ -212,6 +225,8 @@ class FastLane:
             cells = [plain_cell(v) for v in values]
             x = self.encoder.encode(cells)
             return None if x is None else (cells, x)
+        if self.codes is not None:
+            return self._accept_coded(values)
         try:
             x = np.array(values, dtype=np.float64, ndmin=2)
         except (TypeError, ValueError):
@@ -236,6 +251,34 @@ class FastLane:
             if not self._nan_ok[j]:
                 return None
             cells[j] = None  # missing, as the batch path reports it
+        return cells, x
+
+    def _accept_coded(self, values: Any) -> tuple[list[Any], FloatArray] | None:
+        """:meth:`accept` for a bare model with native categorical columns: a category
+        the model knows becomes its code; a missing or unseen one takes the batch path."""
+        assert self.codes is not None  # for mypy: the caller checked
+        if len(values) != len(self.names) or (isinstance(values, np.ndarray) and values.ndim != 1):
+            return None
+        cells = [plain_cell(v) for v in values]
+        x = np.empty((1, len(cells)), dtype=np.float64)
+        row = x[0]
+        for j, (v, codes) in enumerate(zip(cells, self.codes, strict=True)):
+            if codes is not None:
+                code = codes.code(v)
+                if code is None or code != code:
+                    return None
+                row[j] = code
+            elif type(v) is bool or not isinstance(v, int | float):
+                return None  # text, None, ...: the batch path parses and reports it
+            elif v != v:
+                if not self._nan_ok[j]:
+                    return None
+                cells[j] = None  # missing, as the batch path reports it
+                row[j] = math.nan
+            elif v in (_INF, -_INF):
+                return None
+            else:
+                row[j] = v
         return cells, x
 
     def explain(
@@ -353,6 +396,17 @@ def _now() -> str:
         stamp = dt.datetime.fromtimestamp(second, dt.UTC).isoformat(timespec="seconds")
         _clock = (second, stamp)
     return _clock[1]
+
+
+def _target_code(codes: Sequence[CategoryCodes | None] | None, column: int, target: Any) -> float:
+    """A next-best-action target as the compiled trees read it (a category's code)."""
+    spec = None if codes is None else codes[column]
+    if spec is None:
+        return float(target)
+    code = spec.code(target)
+    if code is None or code != code:
+        raise ValueError("a target category the model does not know")
+    return code
 
 
 def _score_link(

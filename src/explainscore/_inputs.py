@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,9 @@ from .exceptions import (
     UnexpectedColumnError,
 )
 
+if TYPE_CHECKING:
+    from ._categories import CategoryCodes
+
 __all__ = ["HIDDEN", "ColumnSpec", "RowProblem", "Schema", "Validated"]
 
 #: What a message, an error's ``column`` / ``columns`` and a rejected row say for a column
@@ -36,7 +39,7 @@ __all__ = ["HIDDEN", "ColumnSpec", "RowProblem", "Schema", "Validated"]
 HIDDEN = "a hidden column"
 
 ColumnKind = Literal["numeric", "categorical"]
-ProblemKind = Literal["not_a_number", "not_text", "missing", "infinite"]
+ProblemKind = Literal["not_a_number", "not_text", "missing", "infinite", "unseen"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,12 @@ class ColumnSpec:
     kind: ColumnKind
     #: Whether the model accepts a missing value (NaN / None) in this column.
     allow_missing: bool = False
+    #: How a missing text value is handed to the model: ``None`` rather than NaN, for a
+    #: preprocessor that takes one and not the other (a OneHotEncoder fitted on text only
+    #: takes None as an unknown category, and fails on a float NaN among strings).
+    missing_as_none: bool = False
+    #: A native categorical column: the model's own categories and codes (``_categories``).
+    categories: CategoryCodes | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,7 @@ class RowProblem:
             "not_text": "holds a number where a category (text) is expected",
             "missing": "is missing, and the model cannot take missing values there",
             "infinite": "is infinite",
+            "unseen": "holds a category the model was not trained on",
         }[self.kind]
         return f"{_subject(self.column, self.hidden)} {what}"
 
@@ -106,6 +116,14 @@ class Validated:
                 "rows and report these.",
                 column=first.column,
                 rows=rows,
+            )
+        if first.kind == "unseen":
+            raise ColumnTypeError(
+                f"{subject} holds a category the model was not trained on in {where}, and "
+                "the model's library refuses unseen categories. Map those values to a "
+                "category the model knows or leave them empty (missing), or pass "
+                "on_error='skip' to explain the other rows and report these.",
+                column=first.column,
             )
         expected = "numbers" if first.kind == "not_a_number" else "text categories"
         raise ColumnTypeError(
@@ -176,9 +194,34 @@ class Schema:
             specs.append(ColumnSpec(str(name), "numeric" if is_num else "categorical"))
         return cls(tuple(specs), wants_frame)
 
-    def with_missing_allowed(self, allowed: Mapping[str, bool]) -> Schema:
+    def with_categories(self, native: Mapping[str, CategoryCodes]) -> Schema:
+        """The same schema with the model's native categorical columns (``_categories``):
+        each one player whose values are mapped to the model's own codes."""
+        if not native:
+            return self
         cols = tuple(
-            replace(c, allow_missing=bool(allowed.get(c.name, False))) for c in self.columns
+            c
+            if c.name not in native
+            else replace(
+                c,
+                kind="categorical" if native[c.name].frame_dtype else c.kind,
+                categories=native[c.name],
+            )
+            for c in self.columns
+        )
+        return replace(self, columns=cols)
+
+    def with_missing_allowed(
+        self, allowed: Mapping[str, bool], as_none: Mapping[str, bool] | None = None
+    ) -> Schema:
+        none = as_none or {}
+        cols = tuple(
+            replace(
+                c,
+                allow_missing=bool(allowed.get(c.name, False)),
+                missing_as_none=bool(none.get(c.name, False)),
+            )
+            for c in self.columns
         )
         return replace(self, columns=cols)
 
@@ -216,6 +259,7 @@ class Schema:
                     "the model's order."
                 )
             frame = pd.DataFrame(arr, columns=names)
+        frame = _plain_dtypes(frame)
         if len(frame) == 0:
             raise EmptyInputError(f"{where} got no rows: pass at least one row to explain.")
         frame.columns = [str(c) for c in frame.columns]
@@ -261,6 +305,14 @@ class Schema:
                 if not spec.allow_missing:
                     _note(problems, np.isnan(arr) & ~bad_kind, problem, "missing")
                 out[spec.name] = values
+            elif spec.categories is not None:
+                # Any label the model knows, text or not: its own categories decide.
+                pos = spec.categories.positions(col)
+                if spec.categories.unseen == "refuse":
+                    _note(problems, pos == -2, problem, "unseen")
+                if not spec.allow_missing:
+                    _note(problems, pos < 0, problem, "missing")
+                out[spec.name] = col
             else:
                 is_missing = col.isna().to_numpy()
                 not_text = ~is_missing & ~col.map(_is_text).to_numpy(dtype=bool)
@@ -278,12 +330,109 @@ class Schema:
         return Validated(clean, problems)
 
     def model_input(self, frame: pd.DataFrame) -> Any:
-        """The form the model takes: the frame itself, or its values as an array."""
+        """The form the model takes: the frame itself, or its values as an array.
+
+        A native categorical column is handed with the training ``CategoricalDtype`` (the
+        model's categories in the model's order), whatever the rows came as: text from a
+        dict or a CSV, or a ``category`` column with its categories in another order.
+        """
+        frame = self._missing_text_as_model_takes_it(frame)
         if self.wants_frame:
+            native = [
+                c for c in self.columns if c.categories is not None and c.categories.frame_dtype
+            ]
+            if native:
+                frame = frame.copy()
+                for c in native:
+                    assert c.categories is not None  # for mypy: filtered above
+                    frame[c.name] = c.categories.frame_column(frame[c.name])
             return frame
         if all(c.kind == "numeric" for c in self.columns):
             return frame.to_numpy(dtype=np.float64, na_value=np.nan)
         return frame.to_numpy(dtype=object)
+
+    def _missing_text_as_model_takes_it(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Missing text cells (None, NaN, pd.NA) in the one form the model was found to take
+        (see ``missing_as_none``): a lead's None and a CSV's NaN are the same missing value."""
+        copied = False
+        for c in self.columns:
+            if c.kind != "categorical" or c.categories is not None or not c.allow_missing:
+                continue
+            column = frame[c.name]
+            missing = column.isna().to_numpy()
+            if not missing.any():
+                continue
+            if not copied:
+                frame, copied = frame.copy(), True
+            token = None if c.missing_as_none else np.nan
+            frame[c.name] = column.astype(object).where(~missing, token)
+        return frame
+
+    @property
+    def has_codes(self) -> bool:
+        """Whether some column is a native categorical one (read as codes by the trees)."""
+        return any(c.categories is not None for c in self.columns)
+
+    def from_model_array(self, X: np.ndarray[Any, Any]) -> pd.DataFrame:
+        """Rows of :meth:`model_array` back as a frame of the raw values (codes -> labels)."""
+        frame = pd.DataFrame(np.asarray(X, dtype=np.float64), columns=self.names)
+        for c in self.columns:
+            if c.categories is not None:
+                frame[c.name] = c.categories.decode(frame[c.name].to_numpy())
+        return frame
+
+    def model_array(self, frame: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """The rows as the compiled trees read them: float64, a native categorical column
+        as the model's codes (NaN where missing or unseen). Raises ``ValueError`` for a
+        text column that has no codes (only a preprocessor can turn it into numbers)."""
+        if not self.has_codes:
+            return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+        out = np.empty((len(frame), len(self.columns)), dtype=np.float64)
+        for j, c in enumerate(self.columns):
+            col = frame[c.name]
+            if c.categories is not None:
+                out[:, j] = c.categories.code_column(col)
+            else:
+                out[:, j] = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        return out
+
+
+def _plain_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Nullable pandas columns as the models read them: ``Int64``, ``Float64`` and
+    ``boolean`` as float64 with NaN where ``pd.NA`` is (every supported library reads them
+    so), ``string`` as text with NaN for missing. Other columns are left as they are."""
+    nullable = [
+        name
+        for name in frame.columns
+        if isinstance(frame[name].dtype, pd.api.extensions.ExtensionDtype)
+        and not isinstance(frame[name].dtype, pd.CategoricalDtype)
+        and (_is_nullable_number(frame[name]) or _is_na_string(frame[name]))
+    ]
+    if not nullable:
+        return frame
+    frame = frame.copy()
+    for name in nullable:
+        col = frame[name]
+        if _is_na_string(col):
+            frame[name] = pd.Series(
+                np.where(col.isna().to_numpy(), np.nan, col.to_numpy(dtype=object)),
+                index=col.index,
+                dtype=object,
+            )
+        else:
+            frame[name] = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    return frame
+
+
+def _is_nullable_number(col: pd.Series[Any]) -> bool:
+    return pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
+
+
+def _is_na_string(col: pd.Series[Any]) -> bool:
+    """A ``string`` column whose missing value is ``pd.NA`` (pandas 3's default ``str`` uses
+    NaN and needs nothing)."""
+    dtype = col.dtype
+    return isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA
 
 
 def _is_text(value: Any) -> bool:
@@ -317,7 +466,7 @@ _NOT_A_NUMBER = object()
 
 
 def _parse_number(v: Any) -> Any:
-    if v is None:
+    if v is None or v is pd.NA:  # pd.NA: a nullable column's missing value, in a dict or Series
         return np.nan
     if isinstance(v, str):
         try:

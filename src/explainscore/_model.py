@@ -22,10 +22,22 @@ import pandas as pd
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 
 from ._adapters import adapt_model
+from ._categories import native_categories
 from ._fast_lane import FastLane
 from ._fingerprint import model_fingerprint
 from ._inputs import Schema
-from ._output import ModelKind, OutputFn, inspect_model, library_of, output_function
+from ._labels_only import check_has_score
+from ._output import (
+    OUTPUT_SPACES,
+    SPREAD_SCALED,
+    ModelKind,
+    OutputFn,
+    inspect_model,
+    library_of,
+    output_function,
+    resolve_space,
+    resolve_target,
+)
 from ._params import check_choice, check_int, param_error
 from ._pipeline import ModelStructure, decompose
 from ._records import Explanations, LeadExplanation, NextBestAction, rejected_rows
@@ -62,7 +74,7 @@ from .reasons._config import ReasonConfig
 
 __all__ = ["ExplainedModel"]
 
-_OUTPUT_SPACES = ("auto", "log_odds", "probability", "raw")
+_OUTPUT_SPACES = ("auto", *OUTPUT_SPACES)
 _ON_ERROR = ("raise", "skip")
 #: Parameters baked into the prepared engine: changing one with ``set_params`` rebuilds it.
 _ENGINE_PARAMS = frozenset(
@@ -71,6 +83,7 @@ _ENGINE_PARAMS = frozenset(
         "method",
         "output_space",
         "target_class",
+        "target",
         "n_background",
         "catalog",
         "reasons",
@@ -141,16 +154,26 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         define the input schema, the base value and the reference of interventional games.
         Required for a prefit model; taken from the training data by :meth:`fit` when omitted.
     top_k : int, default=3
-        Number of principal factors in each record and reason.
+        Number of principal factors in each record and reason, at most: a model with fewer
+        raw columns gives all of them (``top_k`` is clipped to the number of columns).
     method : {"auto", "tree", "linear", "kernel", "lime"}, default="auto"
         How attributions are computed. ``"auto"`` picks exact TreeSHAP for tree ensembles, the
         closed form for linear models, and the exact model-agnostic method otherwise.
-    output_space : {"auto", "log_odds", "probability", "raw"}, default="auto"
+    output_space : {"auto", "log_odds", "probability", "raw", "margin", "response"}, \
+default="auto"
         The space in which attributions add up to the model output. ``"auto"`` is the method's
         native space: log-odds for boosted trees and linear classifiers, probability for
-        forests and the model-agnostic method, raw for regressors.
+        forests and the model-agnostic method, raw (``predict``) for regressors, and
+        ``"margin"`` (the sum before the link) for regressors with a link (Poisson, gamma,
+        Tweedie, ``reg:logistic``, ``cross_entropy``), whose ``"response"`` is their
+        ``predict``. For a classifier ``"margin"`` is ``"log_odds"`` and ``"response"`` is
+        ``"probability"``; every explanation states the name resolved
+        (``output_space_``).
     target_class : label, optional
         The class explained for classifiers. Default: the positive (last) class.
+    target : int, optional
+        The output column explained for a multi-output regressor (``predict`` returns one
+        column per target). Default: the first (0). None for single-output models.
     n_background : int, default=200
         Background rows kept (sampled with ``random_state`` when more are given).
     catalog : Catalog, mapping or path, optional
@@ -229,6 +252,7 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         method: str = "auto",
         output_space: str = "auto",
         target_class: Any = None,
+        target: int | None = None,
         n_background: int = 200,
         catalog: Any = None,
         reasons: ReasonConfig | None = None,
@@ -251,6 +275,7 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         self.method = method
         self.output_space = output_space
         self.target_class = target_class
+        self.target = target
         self.n_background = n_background
         self.catalog = catalog
         self.reasons = reasons
@@ -417,6 +442,10 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         check_int(self.top_k, "top_k", where, low=1)
         check_choice(self.method, "method", where, method_names())
         check_choice(self.output_space, "output_space", where, _OUTPUT_SPACES)
+        if self.target is not None and (
+            isinstance(self.target, bool) or not isinstance(self.target, int | np.integer)
+        ):
+            raise param_error("target", where, "None or an int (the output column)", self.target)
         check_int(self.n_background, "n_background", where, low=1)
         check_int(self.random_state, "random_state", where, low=0)
         if self.reasons is not None and not isinstance(self.reasons, ReasonConfig):
@@ -460,6 +489,8 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         wants_frame = hasattr(model, "feature_names_in_")
         bg_frame = _background_frame(background_source, names)
         schema = Schema.capture(bg_frame, wants_frame=wants_frame).with_secret(secret)
+        # Native categorical columns: categories and codes read off the model itself.
+        schema = schema.with_categories(native_categories(model, names, bg_frame))
         bg_frame = schema.to_frame(bg_frame, where="background")
         # Ranges and categories for review come from all rows given, before subsampling
         # (for a model loaded from a bundle: as saved, see _build_from_file).
@@ -469,14 +500,15 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             rng = np.random.default_rng(self.random_state)
             pick = np.sort(rng.choice(len(bg_frame), size=self.n_background, replace=False))
             bg_frame = bg_frame.iloc[pick]
-        if self.top_k > len(names):
-            raise param_error("top_k", "ExplainedModel", f"an int in [1, {len(names)}]", self.top_k)
         structure = decompose(model, len(names), names)
         if self.policy is not None:
             self.policy.check_inputs(names, where="ExplainedModel")
             self.policy.check_inputs(_transformed_names(structure), where="ExplainedModel")
         kind = inspect_model(structure.estimator)
         target_index = _target_index(kind, self.target_class)
+        output_column = resolve_target(model, kind, schema.model_input(bg_frame), self.target)
+        if output_column is not None:
+            target_index = output_column  # a multi-output regressor's target
         backend = self._select_backend(structure)
         unknown = sorted(set(self.method_options or {}) - set(backend.options))
         if unknown:
@@ -487,22 +519,27 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
                 f"not take. It takes: {takes}."
             )
         est_for_backend = structure.estimator if backend.input_space == "model" else model
-        space: OutputSpace = (
-            backend.native_space(structure.estimator, kind)
-            if self.output_space == "auto"
-            else self.output_space  # type: ignore[assignment]
+        auto = self.output_space == "auto"
+        space = resolve_space(
+            structure.estimator,
+            kind,
+            backend.native_space(structure.estimator, kind) if auto else self.output_space,
+            auto=auto,
         )
         output_fn = output_function(model, kind, space, target_index)
         score_fn = _score_function(model, kind, target_index)
         if saved is None:
             schema = _probe_missing(schema, bg_frame, score_fn)
         else:
-            schema = schema.with_missing_allowed(saved.allow_missing)
+            schema = schema.with_missing_allowed(saved.allow_missing, saved.missing_as_none)
 
         if backend.input_space == "model":
             groups = np.asarray(structure.column_map, dtype=np.intp)
             background = _model_space(structure, schema, bg_frame)
             value_fn = output_function(structure.estimator, kind, space, target_index)
+            if structure.preprocessor is None and schema.has_codes:
+                # Codes back to labels: the model scores native categories by label.
+                value_fn = _decoded_value_function(output_fn, schema)
         else:
             groups = np.arange(len(names), dtype=np.intp)
             background = _raw_array(bg_frame, schema)
@@ -521,9 +558,9 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         attributor = backend.build(context)
         config = self.reasons or ReasonConfig()
         raw_scale = 1.0
-        if space == "raw" and saved is not None and saved.raw_scale is not None:
+        if space in SPREAD_SCALED and saved is not None and saved.raw_scale is not None:
             raw_scale = saved.raw_scale
-        elif space == "raw":
+        elif space in SPREAD_SCALED:
             raw_scale = float(np.std(output_fn(schema.model_input(bg_frame)))) or 1.0
         writer = ReasonWriter(
             catalog=catalog,
@@ -614,15 +651,24 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         if combined_engaged(self.kill_switch):
             raise ScoringPausedError(paused_message(self._kill_state(), where))
 
+    def _clipped_top_k(self, top_k: int | None, where: str) -> int:
+        """``top_k`` (the call's, else the model's) clipped to the number of raw columns: a
+        one- or two-column model gives all its columns under the default of 3."""
+        k = self.top_k if top_k is None else top_k
+        if type(k) is not int or k < 1:  # else surely valid
+            k = check_int(k, "top_k", where, low=1)
+        return min(k, self.n_features_in_)
+
     def _select_backend(self, structure: ModelStructure) -> Backend:
         est = structure.estimator
+        check_has_score(est)
         if self.method != "auto":
             backend = get_backend(self.method)
             target = est if backend.input_space == "model" else self.model
             if not backend.supports(target):
                 raise UnsupportedModelError(
                     f"method={self.method!r} does not support {type(est).__name__}; "
-                    "use method='auto' or method='kernel'."
+                    "use method='auto', which picks the exact method that does."
                 )
             if backend.input_space == "model" and structure.column_map is None:
                 raise UnsupportedModelError(
@@ -646,7 +692,9 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
                     )
                     continue
                 return backend
-            return backend
+            # A raw-space backend may be for some models only (method="catboost").
+            if backend.supports(self.model):
+                return backend
         raise UnsupportedModelError(
             f"{type(est).__name__} has no predict_proba, decision_function or predict "
             "method, so it cannot be explained."
@@ -671,7 +719,8 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         X : DataFrame, dict, list of dicts or array-like
             Raw rows with the model's columns.
         top_k : int, optional
-            Principal factors per lead; default the model's ``top_k``.
+            Principal factors per lead; default the model's ``top_k``. Clipped to the number
+            of raw columns.
         on_error : {"raise", "skip"}, default="raise"
             ``"skip"`` explains the valid rows and lists the others in
             :attr:`Explanations.rejected` with the column and problem.
@@ -686,8 +735,7 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         """
         engine = self._ensure_built()
         check_choice(on_error, "on_error", "explain", _ON_ERROR)
-        k = self.top_k if top_k is None else top_k
-        check_int(k, "top_k", "explain", low=1, high=self.n_features_in_)
+        k = self._clipped_top_k(top_k, "explain")
         if self.policy is not None:
             self.policy.check_inputs(_input_columns(X), where="explain")
         if combined_engaged(self.kill_switch):
@@ -809,9 +857,7 @@ class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         if taken is None:
             return None
         lane, accepted = taken
-        k = self.top_k if top_k is None else top_k
-        if type(k) is not int or not 1 <= k <= self.n_features_in_:  # else surely valid
-            check_int(k, "top_k", "explain_one", low=1, high=self.n_features_in_)
+        k = self._clipped_top_k(top_k, "explain_one")
         return lane.explain(
             accepted,
             writer=engine.writer,
@@ -1114,14 +1160,23 @@ def _probe_missing(schema: Schema, bg: pd.DataFrame, score_fn: OutputFn) -> Sche
     for j, spec in enumerate(schema.columns):
         # object / float first, so the column can hold the missing value without a dtype clash
         probe[spec.name] = probe[spec.name].astype(object if spec.kind == "categorical" else float)
-        probe.iloc[j, j] = np.nan if spec.kind == "numeric" else None
-    if _accepts(schema, probe, score_fn):
-        return schema.with_missing_allowed({c.name: True for c in schema.columns})
-    allowed = {
-        spec.name: _accepts(schema, probe.iloc[[j]], score_fn)
-        for j, spec in enumerate(schema.columns)
-    }
-    return schema.with_missing_allowed(allowed)
+        probe.iloc[j, j] = np.nan
+    # Missing text is handed over as NaN (what pandas reads and imputers look for); a column
+    # whose preprocessor fails on NaN but takes None (a OneHotEncoder fitted on text only,
+    # which reads None as unknown) gets None. model_input then turns every missing form into
+    # the one found here, so what was probed is what the model receives.
+    everyone = {c.name: True for c in schema.columns}
+    if _accepts(schema.with_missing_allowed(everyone), probe, score_fn):
+        return schema.with_missing_allowed(everyone)
+    allowed: dict[str, bool] = {}
+    as_none: dict[str, bool] = {}
+    for j, spec in enumerate(schema.columns):
+        row = probe.iloc[[j]]
+        allowed[spec.name] = _accepts(schema.with_missing_allowed(everyone), row, score_fn)
+        if not allowed[spec.name] and spec.kind == "categorical" and spec.categories is None:
+            none = schema.with_missing_allowed(everyone, {spec.name: True})
+            allowed[spec.name] = as_none[spec.name] = _accepts(none, row, score_fn)
+    return schema.with_missing_allowed(allowed, as_none)
 
 
 def _accepts(schema: Schema, rows: pd.DataFrame, score_fn: OutputFn) -> bool:
@@ -1138,9 +1193,9 @@ def _model_space(
     structure: ModelStructure, schema: Schema, frame: pd.DataFrame
 ) -> np.ndarray[Any, Any]:
     """Rows in the final estimator's input space, as dense float64."""
-    X = schema.model_input(frame)
-    if structure.preprocessor is not None:
-        X = structure.preprocessor.transform(X)
+    if structure.preprocessor is None:
+        return schema.model_array(frame)  # native categories as the model's codes
+    X = structure.preprocessor.transform(schema.model_input(frame))
     if hasattr(X, "toarray"):
         # XGBoost reads the zeros a sparse matrix leaves out as *missing*; reproduce that.
         if library_of(structure.estimator) == "xgboost":
@@ -1156,6 +1211,10 @@ def _raw_array(frame: pd.DataFrame, schema: Schema) -> np.ndarray[Any, Any]:
     if all(c.kind == "numeric" for c in schema.columns):
         return frame.to_numpy(dtype=np.float64, na_value=np.nan)
     return frame.to_numpy(dtype=object)
+
+
+def _decoded_value_function(output_fn: OutputFn, schema: Schema) -> Any:
+    return lambda X: output_fn(schema.model_input(schema.from_model_array(X)))
 
 
 def _raw_value_function(output_fn: OutputFn, schema: Schema) -> Any:
@@ -1178,6 +1237,12 @@ def _check_efficiency(
     tol: float,
 ) -> None:
     total = base + values.sum(axis=1)
+    if total.shape != np.shape(outputs):
+        # One output per row is explained (multi-output models: the target's column).
+        raise _not_exact(len(total), 0, math.inf, tol)
+    overflow = np.flatnonzero(~(np.isfinite(outputs) & np.isfinite(total)))
+    if overflow.size:
+        raise _overflow(overflow.tolist())
     err = np.abs(total - outputs)
     bound = tol * np.maximum(1.0, np.abs(outputs))
     bad = np.flatnonzero(~(err <= bound))
@@ -1188,11 +1253,24 @@ def _check_efficiency(
 
 def _check_efficiency_one(total: float, base: float, output: float, tol: float) -> None:
     """``_check_efficiency`` for one row in plain floats (``total``: its attributions' sum)."""
+    if not (math.isfinite(output) and math.isfinite(base + total)):
+        raise _overflow([0])
     err = abs(base + total - output)
     # np.maximum propagates NaN, max() does not: keep the batch check's bound exactly.
     bound = tol * max(1.0, abs(output)) if output == output else math.nan
     if not err <= bound:
         raise _not_exact(1, 0, err, bound)
+
+
+def _overflow(rows: list[int]) -> InputError:
+    # Finite inputs whose output or attributions are not finite: values so large that the
+    # model's own arithmetic (or the attribution's) overflows. The input, not a bug.
+    shown = ", ".join(str(r) for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
+    return InputError(
+        f"The model's output or its attributions overflow for {len(rows)} row(s) (rows "
+        f"{shown}, 0-based positions): some values are too large for the model's arithmetic. "
+        "Clip or rescale those values to the range the model was trained on."
+    )
 
 
 def _not_exact(n_bad: int, worst: int, err: float, bound: float) -> ExplanationError:

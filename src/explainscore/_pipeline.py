@@ -68,9 +68,9 @@ def decompose(model: Any, n_raw: int, raw_names: list[str]) -> ModelStructure:
 
     if not isinstance(model, Pipeline):
         return ModelStructure(None, model, np.arange(n_raw, dtype=np.intp), None)
-    steps = [s for _, s in model.steps[:-1] if s is not None and s != "passthrough"]
+    steps = [s for _, s in model.steps[:-1] if _acts_at_predict(s)]
     estimator = model.steps[-1][1]
-    preprocessor = model[:-1] if steps else None
+    preprocessor = _preprocessor(model) if steps else None
     column_map: IntArray = np.arange(n_raw, dtype=np.intp)
     try:
         names = list(raw_names)
@@ -81,6 +81,32 @@ def decompose(model: Any, n_raw: int, raw_names: list[str]) -> ModelStructure:
     except UnmappableTransformerError as exc:
         return ModelStructure(preprocessor, estimator, None, str(exc))
     return ModelStructure(preprocessor, estimator, column_map, None)
+
+
+def _is_sampler(step: Any) -> bool:
+    """An imbalanced-learn style sampler (SMOTE, RandomUnderSampler, ...): it resamples the
+    training rows in ``fit`` and does nothing at predict time, as imblearn's Pipeline runs it."""
+    return callable(getattr(step, "fit_resample", None))
+
+
+def _acts_at_predict(step: Any) -> bool:
+    """Whether a Pipeline step transforms rows at predict time."""
+    return (
+        step is not None
+        and not (isinstance(step, str) and step == "passthrough")
+        and (not _is_sampler(step))
+    )
+
+
+def _preprocessor(model: Any) -> Any:
+    """The steps before the final estimator, as the fitted Pipeline runs them at predict time."""
+    if not any(_is_sampler(s) for _, s in model.steps[:-1]):
+        return model[:-1]
+    from sklearn.pipeline import Pipeline
+
+    # Samplers are dropped: a plain Pipeline of the remaining fitted steps transforms rows
+    # exactly as imblearn's Pipeline does when it predicts.
+    return Pipeline([(n, s) for n, s in model.steps[:-1] if _acts_at_predict(s)])
 
 
 def _column_map(transformer: Any, n_in: int, names: list[str]) -> IntArray:
@@ -169,7 +195,7 @@ def _function(transformer: Any, n_in: int, names: list[str]) -> list[int]:
 def _pipeline(transformer: Any, n_in: int, names: list[str]) -> list[int]:
     column_map: IntArray = np.arange(n_in, dtype=np.intp)
     for _, step in transformer.steps:
-        if step is None or step == "passthrough":
+        if not _acts_at_predict(step):
             continue
         step_names = [names[i] for i in column_map]
         column_map = column_map[_column_map(step, len(column_map), step_names)]

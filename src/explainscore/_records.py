@@ -97,7 +97,7 @@ class LeadExplanation(BaseModel):
     )
     output: float | None = Field(description="The model output in `output_space`.")
     base_value: float | None = Field(description="The output expected before looking at this lead.")
-    output_space: Literal["log_odds", "probability", "raw"]
+    output_space: Literal["log_odds", "probability", "raw", "margin", "response"]
     attributions: tuple[FeatureAttribution, ...]
     other_contribution: float | None = Field(
         description="Sum of the contributions of the columns not listed in `attributions`."
@@ -197,7 +197,7 @@ class Explanations:
     base_values: FloatArray
     attributions: FloatArray
     feature_names: list[str]
-    output_space: Literal["log_odds", "probability", "raw"]
+    output_space: Literal["log_odds", "probability", "raw", "margin", "response"]
     reasons: list[str]
     bands: list[str]
     reason_codes: list[tuple[ReasonCode, ...]]

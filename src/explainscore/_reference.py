@@ -64,6 +64,8 @@ class FileReference:
 
     profile: InputProfile
     allow_missing: Mapping[str, bool]
+    #: Text columns whose missing value the model takes as None (see ``ColumnSpec``).
+    missing_as_none: Mapping[str, bool]
     #: The spread of the raw output the reasons' strength words scale with (raw space only).
     raw_scale: float | None
 
@@ -75,6 +77,7 @@ class ColumnDoc(BaseModel):
     dtype: str = Field(max_length=64)
     kind: Literal["numeric", "categorical"]
     allow_missing: bool
+    missing_as_none: bool = False
 
 
 class ProfileDoc(BaseModel):
@@ -131,12 +134,13 @@ def reference_document(
             dtype=str(frame[spec.name].dtype),
             kind=spec.kind,
             allow_missing=spec.allow_missing,
+            missing_as_none=spec.missing_as_none,
         )
         for spec in engine.schema.columns
     ]
     profile: InputProfile = explained.input_profile_
     raw_scale = None
-    if engine.output_space == "raw":
+    if engine.output_space in ("raw", "margin", "response"):
         # The same computation as ExplainedModel._build, on the same rows.
         outputs = engine.output_fn(engine.schema.model_input(frame))
         raw_scale = float(np.std(outputs)) or 1.0
@@ -181,6 +185,7 @@ def reference_rows(doc: ReferenceDocument) -> tuple[pd.DataFrame, FileReference]
     reference = FileReference(
         profile=profile,
         allow_missing={c.name: c.allow_missing for c in doc.columns},
+        missing_as_none={c.name: c.missing_as_none for c in doc.columns},
         raw_scale=doc.raw_scale,
     )
     return frame, reference

@@ -239,9 +239,19 @@ def _dense(out: Any) -> FloatArray:
     return np.asarray(out, dtype=np.float64)
 
 
+_NA = pd.NA
+_NAT = pd.NaT
+
+
 def plain_cell(value: Any) -> Any:
-    """A numpy scalar as the Python value the batch path reports (other values as given)."""
-    return value.item() if isinstance(value, np.generic) else value
+    """A numpy scalar as the Python value the batch path reports; pandas' missing markers
+    (``pd.NA``, ``pd.NaT``) as None, the missing value reasons and audit records know
+    (other values as given)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is _NA or value is _NAT:
+        return None
+    return value
 
 
 def _encoder_categories(preprocessor: Any, names: list[str]) -> dict[str, list[Any]]:

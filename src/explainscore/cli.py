@@ -291,6 +291,14 @@ def _bench(args: argparse.Namespace) -> int:
     return subprocess.call(cmd)
 
 
+def _warmup(args: argparse.Namespace) -> int:
+    from ._warmup import warmup
+
+    report = warmup()
+    print("\n".join(report.lines()))
+    return 0
+
+
 def _audit_verify(args: argparse.Namespace) -> int:
     from .governance._audit import audit_verify_main
 
@@ -424,6 +432,15 @@ def _parser() -> argparse.ArgumentParser:
                       "catalog) in the report; by default they are all reported as "
                       "'a hidden column'")  # fmt: skip
     fair.set_defaults(func=_fairness)
+
+    warm = sub.add_parser(
+        "warmup",
+        help="compile every kernel into the cache and import what a worker needs",
+        description="Run once in an image build or a worker's start-up so that the first "
+        "lead does not pay compilation. The kernels go to $EXPLAINSCORE_CACHE_DIR/numba "
+        "(default ~/.cache/explainscore/numba; NUMBA_CACHE_DIR wins if set).",
+    )
+    warm.set_defaults(func=_warmup)
 
     bench = sub.add_parser("bench", help="run the benchmark suite (from a source checkout)")
     bench.add_argument("--quick", action="store_true", help="CI-sized runs")

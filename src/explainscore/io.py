@@ -82,6 +82,7 @@ _CONTENT_OVERRIDES = frozenset(
         "method",
         "output_space",
         "target_class",
+        "target",
         "n_background",
         "catalog",
         "reasons",
@@ -115,6 +116,8 @@ class Params(BaseModel):
     method: str
     output_space: str
     target_class: str | int | float | bool | None
+    #: The output column of a multi-output regressor (absent in bundles before it existed).
+    target: int | None = None
     n_background: int
     random_state: int
     model_version: str | None
@@ -227,6 +230,7 @@ def save(
         method=explained.method,
         output_space=explained.output_space,
         target_class=_jsonable(explained.target_class),
+        target=None if explained.target is None else int(explained.target),
         n_background=explained.n_background,
         random_state=explained.random_state,
         model_version=explained.model_version,
@@ -581,6 +585,7 @@ def _assemble(
         method=params.method,
         output_space=params.output_space,
         target_class=params.target_class,
+        target=params.target,
         n_background=params.n_background,
         catalog=side["catalog"],
         reasons=reasons,

@@ -27,6 +27,8 @@ _SPACE_WORDS = {
     "log_odds": "log-odds (each unit multiplies the odds by 2.7)",
     "probability": "probability points",
     "raw": "the model's output units",
+    "margin": "the model's margin (before its link)",
+    "response": "the model's output units",
 }
 
 

@@ -184,6 +184,7 @@ def explain_dataframe(
             columns=missing_ids,
         )
     schema = _spark_schema(spark_df, layout)
+    _check_worker_reuse(spark_df)
     payload = _pickle(em)
     digest = hashlib.sha256(payload).hexdigest()
     source: Any = _broadcast(spark_df, payload)
@@ -197,8 +198,49 @@ def explain_dataframe(
     )
     # Only the columns needed travel to Python; each name quoted, as a name may hold a dot.
     wanted = list(dict.fromkeys([*layout.id_columns, *features]))
-    selected = spark_df.select(*[spark_df[_quoted(c)] for c in wanted])
+    selected = _spread(spark_df.select(*[spark_df[_quoted(c)] for c in wanted]))
     return selected.mapInPandas(task, schema)
+
+
+def _spread(df: Any) -> Any:
+    """``df`` with at least as many partitions as the session runs tasks at once.
+
+    A task explains its partition on one core, so an input with fewer partitions than the
+    session's parallelism (a single Parquet or CSV file is often read as one partition) would
+    leave cores idle: such an input is repartitioned (round robin, one shuffle) to
+    ``sparkContext.defaultParallelism``. An input with enough partitions is left as it is.
+    Where the partitions cannot be counted (Spark Connect), the input is left as it is too.
+    """
+    try:
+        context = df.sparkSession.sparkContext
+        parallelism = int(context.defaultParallelism)
+        partitions = int(df.rdd.getNumPartitions())
+    except Exception:
+        return df
+    if partitions >= parallelism:
+        return df
+    return df.repartition(parallelism)
+
+
+def _check_worker_reuse(spark_df: Any) -> None:
+    """Warn when Spark starts a Python worker per task (``spark.python.worker.reuse=false``):
+    each task would then import explainscore and unpickle the model again."""
+    try:
+        reuse = str(spark_df.sparkSession.conf.get("spark.python.worker.reuse", "true"))
+    except Exception:
+        return
+    if reuse.strip().lower() == "false":
+        import warnings
+
+        from .exceptions import ExplainScoreWarning
+
+        warnings.warn(
+            "spark.python.worker.reuse is false: every task starts a new Python worker, "
+            "which imports explainscore and unpickles the model again (seconds per task). "
+            "Set it to true (Spark's default).",
+            ExplainScoreWarning,
+            stacklevel=3,
+        )
 
 
 @dataclass(frozen=True)
@@ -252,7 +294,8 @@ def output_columns(
     OutputLayout
     """
     n_features = len(em.feature_names_in_)
-    k = check_int(em.top_k if top_k is None else top_k, "top_k", _WHERE, low=1, high=n_features)
+    # Clipped to the number of columns, as ExplainedModel.explain does.
+    k = min(check_int(em.top_k if top_k is None else top_k, "top_k", _WHERE, low=1), n_features)
     if not isinstance(attributions, bool):
         raise param_error("attributions", _WHERE, "a bool", attributions)
     if isinstance(id_columns, str) or not isinstance(id_columns, Iterable):

@@ -159,11 +159,15 @@ def test_schema_violations_are_422_without_echo(make_client, numeric_em, payload
     assert r.json()["problems"]
 
 
-def test_top_k_above_the_column_count_is_422(make_client, numeric_em, numeric_rows) -> None:
+def test_top_k_above_the_column_count_is_clipped(make_client, numeric_em, numeric_rows) -> None:
     client = make_client({"leads": numeric_em})
     body = {"instances": numeric_rows[:1], "parameters": {"top_k": 99}}
     r = client.post("/v1/models/leads:explain", json=body)
-    assert r.status_code == 422
+    assert r.status_code == 200, r.text
+    n_columns = len(numeric_em.feature_names_in_)
+    assert len(r.json()["explanations"][0]["attributions"]) == n_columns
+    body["parameters"]["top_k"] = 0
+    assert client.post("/v1/models/leads:explain", json=body).status_code == 422
     body["parameters"]["top_k"] = 2
     r = client.post("/v1/models/leads:explain", json=body)
     assert len(r.json()["explanations"][0]["attributions"]) == 2

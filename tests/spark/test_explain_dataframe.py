@@ -201,7 +201,7 @@ def test_errors_name_the_parameter(
     with pytest.raises(MissingColumnError, match="'noise'"):
         explain_dataframe(sdf.drop("noise"), em)
     with pytest.raises(ParameterError, match="top_k"):
-        explain_dataframe(sdf, em, top_k=99)
+        explain_dataframe(sdf, em, top_k=0)  # a top_k above the columns is clipped
     with pytest.raises(ParameterError, match="batch_size"):
         explain_dataframe(sdf, em, batch_size=0)
     with pytest.raises(ParameterError, match="'score'"):

@@ -404,7 +404,7 @@ _LINK_REGRESSORS: dict[str, tuple[Any, str]] = {
 
 
 @pytest.mark.parametrize("name", sorted(_LINK_REGRESSORS))
-def test_link_regressors_margin_exact_and_predict_refused(name: str) -> None:
+def test_link_regressors_margin_exact(name: str) -> None:
     factory, target = _LINK_REGRESSORS[name]
     d = _data(10)
     X = d["X"]
@@ -426,8 +426,9 @@ def test_link_regressors_margin_exact_and_predict_refused(name: str) -> None:
         np.testing.assert_allclose(core.expected_value + values.sum(axis=1), raw[:, 0], rtol=1e-9)
         brute, _ = brute_force_shap(ens, X[:N_BRUTE])
         np.testing.assert_allclose(values[:N_BRUTE], brute, rtol=1e-9, atol=1e-9)
-    with pytest.raises(UnsupportedModelError, match="method='kernel'"):
-        _explain(model, X)
+    # Explained in margin space by default (tests/test_output_spaces.py covers both spaces).
+    _, batch = _explain(model, X)
+    assert batch.output_space == "margin"
 
 
 class OverridingForest(RandomForestRegressor):

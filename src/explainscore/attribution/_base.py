@@ -26,7 +26,9 @@ __all__ = [
     "OutputSpace",
 ]
 
-OutputSpace = Literal["log_odds", "probability", "raw"]
+#: See ``explainscore._output``: ``margin`` and ``response`` name a regressor's margin (before
+#: its link) and its ``predict`` (the link applied), when it has a link.
+OutputSpace = Literal["log_odds", "probability", "raw", "margin", "response"]
 #: ``"model"``: the final estimator's own inputs (a Pipeline's transformed matrix, float64).
 #: ``"raw"``: the raw columns the user passes (a 2-D object or float array, one column each).
 InputSpace = Literal["model", "raw"]
@@ -50,10 +52,12 @@ class ExplainContext:
         ``groups[j]`` is the player (raw column index) input column ``j`` belongs to.
     player_names : list of str
         Names of the players, the raw columns, in order.
-    output_space : {"log_odds", "probability", "raw"}
+    output_space : {"log_odds", "probability", "raw", "margin", "response"}
         The space in which attributions must add up to the model output.
     target_class : int or None
-        Column of ``predict_proba`` / the class margin explained; None for regressors.
+        Column of ``predict_proba`` / the class margin explained; for a multi-output
+        regressor, the output column explained (``ExplainedModel(target=...)``); None for a
+        regressor with one output.
     value_function : callable
         ``value_function(X) -> ndarray (n,)``: the model output in ``output_space`` for rows
         ``X`` in the backend's input space. Model-agnostic backends call only this.

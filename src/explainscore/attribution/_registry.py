@@ -78,15 +78,29 @@ def _tree_native(estimator: Any, kind: ModelKind) -> OutputSpace:
 
 
 def _supports_tree(estimator: Any) -> bool:
+    from ._linear import is_gblinear
     from ._tree_support import is_tree_model
 
-    return is_tree_model(estimator)
+    # An XGBoost model with booster="gblinear" has no trees: the linear backend explains it.
+    return is_tree_model(estimator) and not is_gblinear(estimator)
 
 
 def _supports_linear(estimator: Any) -> bool:
     from ._linear import is_linear_model
 
     return is_linear_model(estimator)
+
+
+def _linear_native(estimator: Any, kind: ModelKind) -> OutputSpace:
+    from ._linear import linear_native_space
+
+    return linear_native_space(estimator, kind)
+
+
+def _supports_catboost(estimator: Any) -> bool:
+    from ._catboost import supports_catboost
+
+    return supports_catboost(estimator)
 
 
 def _supports_anything(estimator: Any) -> bool:
@@ -111,10 +125,18 @@ BACKENDS: tuple[Backend, ...] = (
         "linear",
         "model",
         _supports_linear,
-        _margin_or_raw,
+        _linear_native,
         "._linear",
         "LinearAttributor",
         options=("max_exact_players",),
+    ),
+    Backend(
+        "catboost",
+        "raw",
+        _supports_catboost,
+        _margin_or_raw,
+        "._catboost",
+        "CatBoostAttributor",
     ),
     Backend(
         "kernel",

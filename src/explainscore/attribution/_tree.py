@@ -15,6 +15,14 @@ one-hot block, are one player):
   by ``(p(x) - p(b)) / (m(x) - m(b))`` and then averaged. They add up exactly,
   ``mean_b p(b) + sum(phi) = p(x)``, but they are *not* the Shapley values of the probability
   game ``v(S) = mean_b sigmoid(margin(x_S, b_~S))`` (``method="kernel"`` computes those).
+* In response space for regressors with a link (``predict = f(margin)``: ``exp`` for Poisson,
+  gamma and Tweedie, the logistic for ``reg:logistic`` and ``cross_entropy``): the same
+  interventional rescaling with the regressor's own link, ``(f(m(x)) - f(m(b))) / (m(x) -
+  m(b))``, which adds up to ``predict`` exactly. In ``margin`` space such a regressor gets the
+  path-dependent game of its margin, the default.
+
+A multi-output model (a regressor with several targets) is one ensemble output per target; the
+one explained is ``target_class`` (``ExplainedModel(target=...)``).
 
 Models the core cannot compile fall back to shap, per transformed column, summed per raw
 column.
@@ -23,7 +31,7 @@ column.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,7 +40,10 @@ from ..exceptions import UnsupportedModelError
 from ._base import Attribution, Attributor, ExplainContext
 from ._fold import fold_to_players
 from ._tree_support import is_averaging_ensemble, is_tree_subclass, known_base_name
-from .tree import InterventionalTreeCore, TreeShapCore, can_compile, compile_ensemble
+
+# The compiled core (``.tree``, which imports numba) is imported where a model is built.
+if TYPE_CHECKING:
+    from .tree import InterventionalTreeCore, TreeShapCore
 
 __all__ = ["TreeAttributor"]
 
@@ -44,6 +55,20 @@ _PROBABILITY_GAME = (
 )
 
 
+_RESPONSE_GAME = (
+    "interventional tree values in response on the background rows: per background row, "
+    "the exact Shapley values of the margin game over the raw columns, rescaled by the row's "
+    "response difference over its margin difference (the link's derivative at equal "
+    "margins) and averaged (adds up to predict exactly; not the Shapley value of the "
+    "response game)"
+)
+
+
+def _shap() -> Any:
+    """shap, the backend for the models the compiled core cannot compile."""
+    return import_optional("shap", extra="shap", purpose="method='tree'")
+
+
 class TreeAttributor(Attributor):
     """Exact TreeSHAP (path-dependent in the native space, interventional for probability)."""
 
@@ -53,7 +78,8 @@ class TreeAttributor(Attributor):
     _interventional: InterventionalTreeCore | None = None
 
     def __init__(self, context: ExplainContext) -> None:
-        shap = import_optional("shap", extra="shap", purpose="method='tree'")
+        # shap is imported only where it computes the values (a model the core cannot
+        # compile): the compiled core never needs it, and it costs seconds to import.
         self._context = context
         est = context.estimator
         averaging = is_averaging_ensemble(est)
@@ -68,12 +94,15 @@ class TreeAttributor(Attributor):
             self._interventional = self._own_interventional(est, context, self._target)
             if self._interventional is None:
                 self.game += "; by shap, per transformed column, summed per raw column"
-                self._explainer = shap.TreeExplainer(
+                self._explainer = _shap().TreeExplainer(
                     est,
                     data=np.asarray(context.background, dtype=np.float64),
                     feature_perturbation="interventional",
                     model_output="probability",
                 )
+        elif space == "response":
+            self.game = _RESPONSE_GAME
+            self._interventional = self._own_response(est, context)
         elif space == "log_odds" and averaging:
             raise UnsupportedModelError(
                 f"{type(est).__name__} averages leaf probabilities, so its log-odds is not a "
@@ -86,7 +115,7 @@ class TreeAttributor(Attributor):
             if self._core is not None:
                 self._check_native_output(self._core, context)
             if self._core is None:
-                self._explainer = shap.TreeExplainer(
+                self._explainer = _shap().TreeExplainer(
                     est, feature_perturbation="tree_path_dependent"
                 )
 
@@ -113,6 +142,8 @@ class TreeAttributor(Attributor):
 
     @staticmethod
     def _own_core(est: Any, context: ExplainContext) -> TreeShapCore | None:
+        from .tree import TreeShapCore, can_compile, compile_ensemble
+
         if not can_compile(est):
             return None
         ensemble = compile_ensemble(est)
@@ -137,10 +168,13 @@ class TreeAttributor(Attributor):
         name = type(context.estimator).__name__
         is_regressor = getattr(context.estimator, "classes_", None) is None
         if context.output_space == "raw" and is_regressor and ens.link != "identity":
+            # Output spaces are resolved before the backend: a regressor with a link is
+            # explained in 'margin' or 'response', never 'raw'. Kept as a guard.
             raise UnsupportedModelError(
                 f"{name}'s predict applies a link ({ens.link}) to the sum of its trees, so "
-                "tree values, which add up to that margin, do not add up to predict. Use "
-                "method='kernel' (exact Shapley values of predict up to 12 raw columns)."
+                "tree values in 'raw' space would not add up to predict. Use "
+                "output_space='margin' (the sum of its trees) or output_space='response' "
+                "(its predict)."
             )
         rf_log_odds = context.output_space == "log_odds" and ens.raw_score_scale != 1.0
         subclass = is_tree_subclass(context.estimator)
@@ -177,10 +211,40 @@ class TreeAttributor(Attributor):
         )
 
     @staticmethod
+    def _own_response(est: Any, context: ExplainContext) -> InterventionalTreeCore:
+        """The interventional core in response space (a regressor with a link)."""
+        from .tree import InterventionalTreeCore, compile_ensemble
+
+        name = type(est).__name__
+        ensemble = compile_ensemble(est)
+        output = 0 if context.target_class is None else context.target_class
+        core = InterventionalTreeCore(
+            ensemble,
+            context.background,
+            groups=context.groups,
+            output=output,
+            output_space="response",
+        )
+        # The rescaling assumes predict = link(margin) for this output.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            expected = np.asarray(context.value_function(context.background), dtype=np.float64)
+        got = core.predict(context.background)
+        if not np.all(np.abs(got - expected) <= 1e-5 * np.maximum(1.0, np.abs(expected))):
+            raise UnsupportedModelError(
+                f"{name}'s predict is not the {ensemble.link} link of the sum of its trees, so "
+                "tree values cannot add up to it. Use output_space='margin', or "
+                "method='kernel' for its predict."
+            )
+        return core
+
+    @staticmethod
     def _own_interventional(
         est: Any, context: ExplainContext, target: int
     ) -> InterventionalTreeCore | None:
         """The interventional core in probability space; None to let shap compute."""
+        from .tree import InterventionalTreeCore, can_compile, compile_ensemble
+
         if not can_compile(est):
             return None
         ensemble = compile_ensemble(est)

@@ -1,9 +1,10 @@
 """Which models the tree backend explains, and in which output space they add up natively.
 
-Boosted ensembles (XGBoost, LightGBM, GradientBoosting, HistGradientBoosting) add their trees
-in the margin, so their native space is log-odds for classifiers. Forests and single trees of
-scikit-learn average leaf *probabilities*, so their native space is probability: their
-log-odds is not a sum over trees and has no exact path-dependent attribution.
+Boosted ensembles (XGBoost, LightGBM, CatBoost, GradientBoosting, HistGradientBoosting) add
+their trees in the margin, so their native space is log-odds for classifiers. Forests and
+single trees of scikit-learn average leaf *probabilities*, so their native space is
+probability: their log-odds is not a sum over trees and has no exact path-dependent
+attribution.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from .._output import ModelKind
 from ._base import OutputSpace
 
 __all__ = [
+    "catboost_non_float_features",
     "is_averaging_ensemble",
     "is_tree_model",
     "is_tree_subclass",
@@ -34,6 +36,9 @@ _BOOSTERS = {
     ("sklearn", "GradientBoostingRegressor"),
     ("sklearn", "HistGradientBoostingClassifier"),
     ("sklearn", "HistGradientBoostingRegressor"),
+    ("catboost", "CatBoost"),
+    ("catboost", "CatBoostClassifier"),
+    ("catboost", "CatBoostRegressor"),
 }
 _AVERAGING = {
     ("sklearn", "DecisionTreeClassifier"),
@@ -76,8 +81,33 @@ def known_base_name(estimator: Any) -> str:
 
 
 def is_tree_model(estimator: Any) -> bool:
-    """True for the tree ensembles the tree backend explains exactly (and their subclasses)."""
-    return _first_known(estimator) is not None
+    """True for the tree ensembles the tree backend explains exactly (and their subclasses).
+
+    A CatBoost model with categorical, text or embedding features is not: its splits on
+    hashed categories and CTRs are not compiled (``method="catboost"`` explains it).
+    """
+    key = _first_known(estimator)
+    if key is None:
+        return False
+    return key[0] != "catboost" or not catboost_non_float_features(estimator)
+
+
+def catboost_non_float_features(estimator: Any) -> bool:
+    """Whether a CatBoost model takes categorical, text or embedding features."""
+    for getter in (
+        "get_cat_feature_indices",
+        "get_text_feature_indices",
+        "get_embedding_feature_indices",
+    ):
+        method = getattr(estimator, getter, None)
+        if not callable(method):
+            continue
+        try:
+            if len(method()) > 0:
+                return True
+        except Exception:  # an unfitted model has no feature layout yet
+            return False
+    return False
 
 
 def is_averaging_ensemble(estimator: Any) -> bool:

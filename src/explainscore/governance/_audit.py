@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 Backend = Literal["sqlite", "jsonl"]
+Durability = Literal["full", "os"]
 _JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson", ".jsonlines"})
 _SQLITE_MAGIC = b"SQLite format 3\0"
 
@@ -76,12 +77,20 @@ class AuditLog:
         Seconds to wait for another writer before raising :class:`AuditLogError`.
     clock : callable, optional
         Returns the current time as an aware datetime; for tests and replays.
+    durability : {"full", "os"}, default="full"
+        When an append is acknowledged. ``"full"``: once its records are synced to disk (a
+        power loss loses nothing acknowledged). ``"os"`` (SQLite only): once they are
+        committed to the operating system (a killed process loses nothing acknowledged; a
+        power loss can lose the last acknowledged records, never a record before them, and
+        never breaks the chain). See ``docs/audit-log.md``.
 
     Notes
     -----
     Safe to share between threads, and to use from several processes at once (each opens
-    the file itself). Every method raises :class:`AuditLogError` when the file cannot be
-    used, and :class:`~explainscore.exceptions.ParameterError` for invalid arguments.
+    the file itself). Appends from concurrent threads are *group-committed*: written in one
+    transaction with one sync, each caller returning once its own records are durable.
+    Every method raises :class:`AuditLogError` when the file cannot be used, and
+    :class:`~explainscore.exceptions.ParameterError` for invalid arguments.
     """
 
     def __init__(
@@ -94,10 +103,20 @@ class AuditLog:
         store_inputs: bool = False,
         busy_timeout: float = 30.0,
         clock: Callable[[], dt.datetime] | None = None,
+        durability: Durability = "full",
     ) -> None:
         self.path = Path(path)
         self.backend: Backend = _backend_for(self.path, backend)
         timeout = check_number(busy_timeout, "busy_timeout", "AuditLog", low=0.0)
+        self.durability: Durability = (
+            "os" if check_choice(durability, "durability", "AuditLog", ("full", "os")) == "os"
+            else "full"
+        )  # fmt: skip
+        if self.durability == "os" and self.backend == "jsonl":
+            raise ParameterError(
+                "The 'durability' parameter of AuditLog must be 'full' for a JSON Lines log "
+                "(it syncs every write); 'os' needs the SQLite backend."
+            )
         key = resolve_key(pseudonym_key)
         self._pseudonym = None if key is None else Pseudonymizer(key)
         self._rules = EventRules(
@@ -112,7 +131,9 @@ class AuditLog:
                 self.path, busy_timeout=timeout, clock=self._clock, repair_fields=_repair_fields
             )
         else:
-            self._store = SqliteStore(self.path, busy_timeout=timeout, clock=self._clock)
+            self._store = SqliteStore(
+                self.path, busy_timeout=timeout, clock=self._clock, durability=self.durability
+            )
 
     def __repr__(self) -> str:
         key = "None" if self._pseudonym is None else repr(self._pseudonym.key_id)

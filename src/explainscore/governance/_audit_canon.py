@@ -21,6 +21,7 @@ from ..exceptions import ParameterError
 
 __all__ = [
     "canonical_json",
+    "canonical_json_trusted",
     "input_digest",
     "parse_utc",
     "plain_inputs",
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 _MAX_DEPTH = 64
+_LEAF = frozenset({str, int, bool})
 
 
 def canonical_json(value: Any) -> bytes:
@@ -43,7 +45,13 @@ def canonical_json(value: Any) -> bytes:
         For any other type, a non-``str`` key, NaN/infinity or a string that is not valid
         Unicode (a lone surrogate). The message names the path to the value, not the value.
     """
-    _check(value, "$", 0)
+    if not _valid(value, 0):
+        _check(value, "$", 0)  # raises, naming where
+    return canonical_json_trusted(value)
+
+
+def canonical_json_trusted(value: Any) -> bytes:
+    """The canonical encoding of a value already known to be valid."""
     try:
         text = json.dumps(
             value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
@@ -53,6 +61,21 @@ def canonical_json(value: Any) -> bytes:
         raise ParameterError(
             "A text value for the audit log is not valid Unicode (it holds a lone surrogate)."
         ) from None
+
+
+def _valid(value: Any, depth: int) -> bool:
+    """Whether ``value`` can be encoded: :func:`_check` without building paths (fast)."""
+    if depth > _MAX_DEPTH:
+        return False
+    if value is None or value.__class__ in _LEAF or isinstance(value, bool | int | str):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list | tuple):
+        return all(_valid(item, depth + 1) for item in value)
+    if isinstance(value, dict):
+        return all(key.__class__ is str and _valid(item, depth + 1) for key, item in value.items())
+    return False
 
 
 def _check(value: Any, path: str, depth: int) -> None:
@@ -122,7 +145,10 @@ def plain_inputs(inputs: Any) -> dict[str, Any]:
 
 
 def _plain_value(value: Any, column: str) -> Any:
-    if value is None or isinstance(value, bool | int | str):
+    cls = value.__class__
+    if cls is float and math.isfinite(value):  # the common case first
+        return value
+    if value is None or cls in _LEAF or isinstance(value, bool | int | str):
         return value
     item = getattr(value, "item", None)
     if callable(item) and not isinstance(value, list | tuple | dict):

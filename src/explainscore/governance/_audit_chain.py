@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..exceptions import ParameterError
-from ._audit_canon import canonical_json, parse_utc, utc_text
+from ._audit_canon import canonical_json, canonical_json_trusted, parse_utc, utc_text
 from ._audit_models import FORMAT, Checkpoint, VerifyResult
 
 __all__ = [
@@ -85,8 +85,9 @@ def record_hash(record: Mapping[str, Any]) -> str:
 def seal(record: Mapping[str, Any]) -> tuple[dict[str, Any], bytes]:
     """``record`` with its ``hash``, and its canonical bytes as stored."""
     sealed = dict(record)
-    sealed["hash"] = record_hash(record)
-    return sealed, canonical_json(sealed)
+    sealed["hash"] = record_hash(record)  # checks every value
+    # The same values and a hex string: no need to check them again.
+    return sealed, canonical_json_trusted(sealed)
 
 
 def sealed_hash_ok(record: Mapping[str, Any]) -> bool:

@@ -5,11 +5,19 @@ One table of records (the canonical JSON of each, plus copies of ``seq``, ``time
 
 Durability and concurrency:
 
-- WAL journal with ``synchronous=FULL``: a commit is on disk before it returns, and readers
-  never block the writer.
-- An append reads the head, hashes and inserts inside one ``BEGIN IMMEDIATE`` transaction:
-  SQLite lets one such transaction run at a time across all processes, so two writers can
-  never both extend the same head (fork the chain). Others wait up to ``busy_timeout``.
+- Group commit (see ``_audit_group``): the appends queued by the threads of one process
+  are written by one ``BEGIN IMMEDIATE`` transaction, which reads the head, numbers, hashes
+  and inserts them all. SQLite lets one such transaction run at a time across all
+  processes, so two writers can never both extend the same head (fork the chain). Others
+  wait up to ``busy_timeout``.
+- WAL journal with ``synchronous=NORMAL``: a commit writes the WAL but does not sync it.
+  With ``durability="full"`` the committer then syncs the WAL file itself, outside the write
+  lock, under an ``flock`` on ``<log>-sync``; that file remembers (per chain) the sequence
+  number through which the log is known to be on disk, so one ``fsync`` covers every
+  transaction committed before it, from any process, and a caller whose records are already
+  covered returns without syncing. With ``durability="os"`` a commit in the OS's page cache
+  is acknowledged (survives ``kill -9``, not a power loss).
+- Readers never block the writer.
 - ``secure_delete`` is on, so purged records are overwritten, not just unlinked, and the WAL
   is checkpointed and truncated after a purge.
 """
@@ -17,6 +25,7 @@ Durability and concurrency:
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import sqlite3
@@ -30,6 +39,7 @@ from typing import Any
 from ._audit_canon import parse_utc
 from ._audit_chain import ChainVerifier, make_event, new_genesis, seal, sealed_hash_ok
 from ._audit_errors import AuditLogError
+from ._audit_group import Commit, GroupCommitter, Outcome
 from ._audit_models import AuditReceipt
 from ._audit_store import Clock, Fields
 
@@ -49,19 +59,37 @@ _SCHEMA = (
 )
 _PAGE = 500
 _INHERITED: list[sqlite3.Connection] = []
+_INSERT = "INSERT INTO audit_records (seq, time, lead_id, hash, record) VALUES (?, ?, ?, ?, ?)"
+_SYNC_STATE = 86  # bytes: 64 hex digits of the genesis hash, a space, 20 digits, a newline
 
 
 class SqliteStore:
     """The chain in an SQLite database at ``path``."""
 
-    def __init__(self, path: Path, *, busy_timeout: float, clock: Clock) -> None:
+    def __init__(
+        self, path: Path, *, busy_timeout: float, clock: Clock, durability: str = "full"
+    ) -> None:
         self.path = path
         self._timeout = busy_timeout
         self._clock = clock
+        self._full = durability == "full"
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
         self._ready = False
+        self._genesis: str | None = None
+        self._last: tuple[int, bytes, str] | None = None  # (seq, bytes, hash) written last
+        # The sync step has its own connection (to read the committed head) and lock: it
+        # runs without the write lock, so other processes commit meanwhile.
+        self._sync_lock = threading.Lock()
+        self._sync_conn: sqlite3.Connection | None = None
+        self._sync_fd = -1
+        self._sync_pid = 0
+        self._dir_synced = False
+        self._group = GroupCommitter()
+        #: Counters for tests and benchmarks: records appended, transactions, fsyncs, and
+        #: sync steps that found their records already synced (by another thread or process).
+        self.stats = {"appends": 0, "commits": 0, "syncs": 0, "shared_syncs": 0}
 
     # -- connections -------------------------------------------------------------------------
 
@@ -82,14 +110,20 @@ class SqliteStore:
             )
             conn.text_factory = bytes  # records are verified byte for byte, not decoded first
             conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
-            conn.execute("PRAGMA synchronous = FULL")
+            # NORMAL: a commit writes the WAL without syncing it; "full" syncs it after the
+            # commit (see _sync), once for a whole group. The database file and the WAL
+            # header are still synced at checkpoints, so a crash never corrupts the log.
+            conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA secure_delete = ON")
         except sqlite3.Error as exc:
             raise AuditLogError(f"Cannot open the audit log {str(self.path)!r}: {exc}") from None
         self._conn, self._pid, self._ready = conn, os.getpid(), False
+        self._genesis, self._last = None, None
         return conn
 
     def _writable(self) -> sqlite3.Connection:
+        if self._ready and self._conn is not None and self._pid == os.getpid():
+            return self._conn  # set up already
         if not self.path.exists():
             # Owner-only from the start (SQLite gives its -wal and -shm files the same mode).
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
@@ -158,10 +192,137 @@ class SqliteStore:
         return self.path.exists()
 
     def append(self, batch: Sequence[Fields]) -> list[AuditReceipt]:
+        return self._group.submit(batch, self._commit_group, self._sync if self._full else None)
+
+    def _commit_group(self, batches: list[Sequence[Fields]]) -> Commit:
+        """One transaction for every queued batch: read the head once, chain them all."""
+        outcomes: list[Outcome] = []
         with self._lock:
             conn = self._writable()
             with self._transaction(conn, immediate=True):
-                return [self._append_in(conn, fields) for fields in batch]
+                seq, prev = self._head(conn)
+                rows: list[tuple[Any, ...]] = []
+                for batch in batches:
+                    try:
+                        built, seq, prev = self._build(batch, seq, prev)
+                    except Exception as exc:
+                        outcomes.append(exc)
+                        continue
+                    rows.extend(row for row, _ in built)
+                    outcomes.append([receipt for _, receipt in built])
+                if rows:
+                    conn.executemany(_INSERT, rows)
+                    last = rows[-1]
+                    self._last = (int(last[0]), str(last[4]).encode(), str(last[3]))
+                if self._genesis is None:
+                    first = conn.execute("SELECT hash FROM audit_records WHERE seq = 0").fetchone()
+                    self._genesis = None if first is None else _text(first[0])
+            self.stats["commits"] += 1
+            self.stats["appends"] += len(rows)
+            return Commit(outcomes, (self._genesis, seq))
+
+    def _build(
+        self, batch: Sequence[Fields], seq: int, prev: str
+    ) -> tuple[list[tuple[tuple[Any, ...], AuditReceipt]], int, str]:
+        built = []
+        for fields in batch:
+            record, raw = seal(make_event(fields, seq + 1, prev, self._clock()))
+            seq, prev = seq + 1, str(record["hash"])
+            row = (seq, record["time"], record["lead_id"], prev, raw.decode())
+            built.append((row, AuditReceipt(seq=seq, record_hash=prev)))
+        return built, seq, prev
+
+    # -- the sync step (durability="full") ---------------------------------------------------
+
+    def _sync(self, token: object) -> None:
+        """Make the log durable through the sequence number in ``token``: one ``fsync`` of
+        the WAL, unless a sync (in any process) that started after it was committed has
+        already covered it."""
+        genesis, seq = _sync_token(token)
+        if self._sync_pid not in (0, os.getpid()):
+            self._sync_lock = threading.Lock()  # a parent's thread may have held it at the fork
+        try:
+            with self._sync_lock:
+                fd = self._sync_file()
+                fcntl.flock(fd, fcntl.LOCK_EX)  # held only for one fsync by anyone
+                try:
+                    # Everything committed up to the head read now is in the WAL (or in the
+                    # database file, synced by the checkpoint that moved it): one fsync after
+                    # this read covers all of it, whoever committed it.
+                    head = max(seq, self._committed_head())
+                    if self._synced_through(fd, genesis, head) >= seq:
+                        self.stats["shared_syncs"] += 1
+                        return
+                    self._fsync_wal()
+                    self.stats["syncs"] += 1
+                    state = f"{genesis or '-' * 64} {head:020d}\n".encode("ascii")
+                    os.pwrite(fd, state, 0)
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+        except (OSError, sqlite3.Error) as exc:
+            raise AuditLogError(
+                f"Syncing the audit log {str(self.path)!r} failed ({exc}); the records were "
+                "not acknowledged."
+            ) from None
+
+    def _sync_file(self) -> int:
+        if self._sync_pid != os.getpid():
+            # Not shared with a parent process: an inherited descriptor shares its flock.
+            if self._sync_fd >= 0:
+                os.close(self._sync_fd)  # the parent's stays open, and its lock with it
+            if self._sync_conn is not None:
+                _INHERITED.append(self._sync_conn)
+            self._sync_fd, self._sync_conn, self._dir_synced = -1, None, False
+            self._sync_pid = os.getpid()
+        if self._sync_fd < 0:
+            name = self.path.with_name(self.path.name + "-sync")
+            self._sync_fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        return self._sync_fd
+
+    def _synced_through(self, fd: int, genesis: str | None, head: int) -> int:
+        state = os.pread(fd, _SYNC_STATE, 0)
+        if genesis is None or len(state) != _SYNC_STATE or state[:64] != genesis.encode():
+            return -1  # another chain (the log was replaced), or no sync yet
+        try:
+            done = int(state[65:85])
+        except ValueError:
+            return -1
+        # Ahead of the log itself: the state is stale (say a backup was restored). Ignore it.
+        return done if done <= head else -1
+
+    def _committed_head(self) -> int:
+        if self._sync_conn is None:
+            self._sync_conn = sqlite3.connect(
+                str(self.path), timeout=self._timeout, isolation_level=None,
+                check_same_thread=False,
+            )  # fmt: skip
+        row = self._sync_conn.execute("SELECT max(seq) FROM audit_records").fetchone()
+        return -1 if row is None or row[0] is None else int(row[0])
+
+    def _fsync_wal(self) -> None:
+        # Only the WAL is opened here, never the database file: closing a descriptor of a
+        # file drops every POSIX lock this process holds on it, SQLite's included. (SQLite
+        # keeps its WAL locks in the -shm file, not in the WAL.)
+        try:
+            fd = os.open(f"{self.path}-wal", os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            # The last connection closed, checkpointed everything into the database file,
+            # synced it and deleted the WAL: what was committed is on disk already.
+            fd = -1
+        if fd >= 0:
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        if not self._dir_synced:
+            # The WAL (and the log) were created by this or another process: their names
+            # in the directory must be durable too, once.
+            dfd = os.open(self.path.parent, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+            self._dir_synced = True
 
     def _append_in(self, conn: sqlite3.Connection, fields: Fields) -> AuditReceipt:
         seq, prev = self._head(conn)
@@ -186,16 +347,22 @@ class SqliteStore:
             )
             return 0, str(genesis["hash"])
         seq, text = int(row[0]), bytes(row[1])
-        try:
-            record = json.loads(text)
-        except ValueError:
-            record = None
-        # Never extend a chain whose head does not verify: the new record would vouch for it.
-        if not isinstance(record, dict) or not sealed_hash_ok(record) or record["seq"] != seq:
-            raise AuditLogError(
-                f"The last record ({seq}) of the audit log {str(self.path)!r} is damaged; "
-                "nothing was written. Run verify."
-            )
+        if self._last is not None and self._last[0] == seq and self._last[1] == text:
+            # The very bytes this connection wrote and sealed last: no need to hash them again.
+            head_hash = self._last[2]
+        else:
+            try:
+                record = json.loads(text)
+            except ValueError:
+                record = None
+            # Never extend a chain whose head does not verify: the new record would vouch
+            # for it.
+            if not isinstance(record, dict) or not sealed_hash_ok(record) or record["seq"] != seq:
+                raise AuditLogError(
+                    f"The last record ({seq}) of the audit log {str(self.path)!r} is damaged; "
+                    "nothing was written. Run verify."
+                )
+            head_hash = str(record["hash"])
         anchor = self._anchor(conn)
         if anchor is not None and anchor[0] < 0:
             raise AuditLogError(
@@ -204,7 +371,7 @@ class SqliteStore:
             )
         if anchor is not None and anchor[0] > seq:
             return anchor
-        return seq, str(record["hash"])
+        return seq, head_hash
 
     def _anchor(self, conn: sqlite3.Connection) -> tuple[int, str] | None:
         meta = dict(
@@ -311,13 +478,30 @@ class SqliteStore:
                     "purged_count": count,
                     "cutoff": cutoff.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                 }
-                self._append_in(conn, make_fields(details))
+                receipt = self._append_in(conn, make_fields(details))
+                genesis = conn.execute("SELECT hash FROM audit_records WHERE seq = 0").fetchone()
+            if self._full:
+                self._sync((_text(genesis[0]), receipt.seq))
             # Push the purge into the main file and empty the WAL, which still held old pages.
             self._retry(lambda: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
             return count
 
     def repair(self) -> int:
         return 0  # a transaction either committed or left no trace: nothing to repair
+
+    def __del__(self) -> None:
+        # Python's sqlite3 connections sit in reference cycles of their own, so without this
+        # they stay open until the cycle collector runs, and a process forked meanwhile
+        # inherits them: if the child's collector then closed one, SQLite could take it for
+        # the last connection and checkpoint and delete the WAL under a live writer.
+        with suppress(Exception):
+            here = os.getpid()
+            if self._pid in (0, here) and self._sync_pid in (0, here):
+                self.close()  # nothing else can hold the locks of an unreferenced store
+            else:
+                # Inherited through a fork: never closed here, and no lock taken (a parent's
+                # thread may have held one at the fork).
+                _INHERITED.extend(c for c in (self._conn, self._sync_conn) if c is not None)
 
     def close(self) -> None:
         with self._lock:
@@ -326,6 +510,22 @@ class SqliteStore:
             elif self._conn is not None:
                 _INHERITED.append(self._conn)
             self._conn = None
+        with self._sync_lock:
+            if self._sync_pid == os.getpid():
+                if self._sync_conn is not None:
+                    self._sync_conn.close()
+                if self._sync_fd >= 0:
+                    os.close(self._sync_fd)
+            elif self._sync_conn is not None:
+                _INHERITED.append(self._sync_conn)
+            self._sync_conn, self._sync_fd, self._sync_pid = None, -1, 0
+
+
+def _sync_token(token: object) -> tuple[str | None, int]:
+    """(genesis hash, last sequence number) of a committed group."""
+    assert isinstance(token, tuple)
+    genesis, seq = token
+    return (None if genesis is None else str(genesis)), int(seq)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

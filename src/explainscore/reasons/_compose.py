@@ -126,7 +126,8 @@ class ReasonWriter:
         self.names = list(feature_names)
         self.probability = probability
         cut = config.strength_for(output_space)
-        scale = raw_scale if output_space == "raw" and raw_scale > 0 else 1.0
+        own_units = output_space in ("raw", "margin", "response")
+        scale = raw_scale if own_units and raw_scale > 0 else 1.0
         self._strong = cut.strong * scale
         self._slight = cut.slight * scale
         # Hidden: the catalog's ``show: false`` columns and any the caller adds (policy).

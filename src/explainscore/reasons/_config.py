@@ -73,6 +73,9 @@ DEFAULT_STRENGTH: dict[str, StrengthCutoffs] = {
     "log_odds": StrengthCutoffs(strong=1.0, slight=0.2),
     "probability": StrengthCutoffs(strong=0.10, slight=0.02),
     "raw": StrengthCutoffs(strong=0.5, slight=0.1),
+    # A regressor's margin and response are in its own units too, scaled like raw.
+    "margin": StrengthCutoffs(strong=0.5, slight=0.1),
+    "response": StrengthCutoffs(strong=0.5, slight=0.1),
 }
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...exceptions import UnsupportedModelError
+from ._convert_catboost import convert_catboost
 from ._convert_lightgbm import convert_lightgbm
 from ._convert_sklearn import convert_sklearn_boosting, convert_sklearn_forest, convert_sklearn_hist
 from ._convert_xgboost import convert_xgboost
@@ -42,6 +43,9 @@ CONVERTERS: dict[tuple[str, str], Converter] = {
     ("sklearn", "GradientBoostingRegressor"): convert_sklearn_boosting,
     ("sklearn", "HistGradientBoostingClassifier"): convert_sklearn_hist,
     ("sklearn", "HistGradientBoostingRegressor"): convert_sklearn_hist,
+    ("catboost", "CatBoost"): convert_catboost,
+    ("catboost", "CatBoostClassifier"): convert_catboost,
+    ("catboost", "CatBoostRegressor"): convert_catboost,
 }
 
 
@@ -74,7 +78,7 @@ def compile_ensemble(estimator: Any) -> TreeEnsemble:
     Parameters
     ----------
     estimator : object
-        A fitted XGBoost, LightGBM or scikit-learn tree model (see ``CONVERTERS``).
+        A fitted XGBoost, LightGBM, CatBoost or scikit-learn tree model (see ``CONVERTERS``).
 
     Returns
     -------
@@ -92,7 +96,7 @@ def compile_ensemble(estimator: Any) -> TreeEnsemble:
         cls = type(estimator)
         raise UnsupportedModelError(
             f"{cls.__module__}.{cls.__name__} is not a tree model the tree backend can "
-            "compile; supported: XGBoost and LightGBM boosters, scikit-learn trees, forests "
-            "and (Hist)GradientBoosting."
+            "compile; supported: XGBoost, LightGBM and CatBoost boosters, scikit-learn trees, "
+            "forests and (Hist)GradientBoosting."
         )
     return converter(estimator)

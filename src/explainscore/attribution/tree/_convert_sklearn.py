@@ -170,13 +170,16 @@ def _loss_link(estimator: Any) -> str:
 
 def _hist_column_maps(
     estimator: Any,
-) -> tuple[np.ndarray[Any, Any], dict[int, np.ndarray[Any, Any]]]:
+) -> tuple[np.ndarray[Any, Any], dict[int, np.ndarray[Any, Any] | None]]:
     """Where each internal column of a HistGradientBoosting model comes from.
 
     With categorical features, the model runs an internal ``ColumnTransformer`` that puts the
     categorical columns first and replaces each category by its rank among the categories seen
     in training (unknown values become missing). Returns the original column of every internal
-    column and, per internal categorical column, the original category value of each rank.
+    column and, per internal categorical column, the code the compiled trees read for each
+    rank: the category itself when the categories are small non-negative integers (rows then
+    carry their codes as they are), else None, the rank (``hist_category_codes``: what a
+    row's category is turned into).
     """
     n = int(estimator.n_features_in_)
     pre = getattr(estimator, "_preprocessor", None)
@@ -185,21 +188,64 @@ def _hist_column_maps(
     is_cat = np.asarray(estimator.is_categorical_, dtype=bool)
     order = np.concatenate([np.flatnonzero(is_cat), np.flatnonzero(~is_cat)])
     encoder = pre.named_transformers_["encoder"]
-    values: dict[int, np.ndarray[Any, Any]] = {}
+    # Category columns of a frame (``"from_dtype"``) are mapped to ranks by explainscore
+    # (``_categories``); numeric codes in a numeric column reach the trees as they are.
+    from_dtype = isinstance(estimator.categorical_features, str)
+    values: dict[int, np.ndarray[Any, Any] | None] = {}
     for j, cats in enumerate(encoder.categories_):
-        try:
-            num = np.asarray(cats, dtype=np.float64)
-        except (TypeError, ValueError):
-            num = np.array([-1.0])
-        num = num[~np.isnan(num)]
-        if num.size and (np.any(num < 0) or np.any(num != np.floor(num)) or num.max() > 2**20):
+        known = _known(cats)
+        values[j] = _small_codes(known)
+        if values[j] is None and not from_dtype and all(_is_number(c) for c in known):
             raise UnsupportedModelError(
                 f"{type(estimator).__name__} has a categorical column with categories that are "
                 "not small non-negative integers; encode categories as integer codes "
                 "0, 1, 2, ... to explain it with the tree backend."
             )
-        values[j] = num.astype(np.int64)
     return order, values
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+
+
+def _known(cats: Any) -> list[Any]:
+    """The categories an encoder knows, without the missing one (NaN is not a category)."""
+    return [c for c in np.asarray(cats, dtype=object).tolist() if not _is_nan(c)]
+
+
+def _is_nan(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _small_codes(cats: list[Any]) -> np.ndarray[Any, Any] | None:
+    """The categories as int64 when they are small non-negative integers, else None."""
+    try:
+        num = np.asarray(cats, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if num.size and (np.any(num < 0) or np.any(num != np.floor(num)) or num.max() > 2**20):
+        return None
+    return num.astype(np.int64)
+
+
+def hist_category_codes(
+    estimator: Any,
+) -> dict[int, tuple[list[Any], list[float]]]:
+    """Per original categorical column of a HistGradientBoosting model: its categories (in
+    the encoder's order) and the code the compiled trees read for each."""
+    order, values = _hist_column_maps(estimator)
+    pre = getattr(estimator, "_preprocessor", None)
+    if pre is None:
+        return {}
+    encoder = pre.named_transformers_["encoder"]
+    out: dict[int, tuple[list[Any], list[float]]] = {}
+    for j, cats in enumerate(encoder.categories_):
+        labels = _known(cats)
+        vals = values.get(j)
+        ranks = range(len(labels))
+        codes = [float(v) for v in (vals if vals is not None else ranks)]
+        out[int(order[j])] = (labels, codes)
+    return out
 
 
 def _ranks_to_bitset(bits: np.ndarray[Any, Any], values: np.ndarray[Any, Any] | None) -> Any:

@@ -136,11 +136,8 @@ def convert_xgboost(estimator: Any) -> TreeEnsemble:
     builder = EnsembleBuilder(n_outputs)
     for t in range(n_trees):
         tree = trees[t]
-        if int(tree["tree_param"].get("size_leaf_vector", "1")) > 1:
-            raise UnsupportedModelError(
-                f"{name} grows multi-output trees (multi_strategy='multi_output_tree'), "
-                "which the tree backend does not support."
-            )
+        # multi_strategy="multi_output_tree": each leaf holds one weight per target.
+        vector_leaf = int(tree["tree_param"].get("size_leaf_vector", "1")) > 1
         left = np.asarray(tree["left_children"], dtype=np.int64)
         right = np.asarray(tree["right_children"], dtype=np.int64)
         cond = np.asarray(tree["split_conditions"], dtype=np.float32).astype(np.float64)
@@ -164,7 +161,13 @@ def convert_xgboost(estimator: Any) -> TreeEnsemble:
         for node in np.flatnonzero(cat_nodes):
             cats.setdefault(int(node), np.zeros(1, dtype=np.uint32))
         scale = 1.0 if weights is None else weights[t]
-        value = np.where(is_leaf, cond * scale, 0.0)
+        if vector_leaf:
+            # The node's weights are in base_weights (node-major); split_conditions of its
+            # leaves hold no value.
+            vec = np.asarray(tree["base_weights"], dtype=np.float32).astype(np.float64)
+            value = np.where(is_leaf[:, None], vec.reshape(len(left), -1) * scale, 0.0)
+        else:
+            value = np.where(is_leaf, cond * scale, 0.0)
         feature = np.where(is_leaf, -1, np.asarray(tree["split_indices"], dtype=np.int64))
         builder.add_tree(
             left=left,
@@ -174,7 +177,7 @@ def convert_xgboost(estimator: Any) -> TreeEnsemble:
             flags=flags,
             cover=np.asarray(tree["sum_hessian"], dtype=np.float64),
             value=value,
-            output=tree_info[t] if n_outputs > 1 else 0,
+            output=-1 if vector_leaf else (tree_info[t] if n_outputs > 1 else 0),
             categories=cats,
         )
     objective = learner["objective"]["name"]

@@ -15,6 +15,11 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from ..._numba_cache import kernel_cache
+
+# Compiled on first call, cached in the per-user cache directory (explainscore._numba_cache).
+_CACHE = kernel_cache()
+
 __all__ = ["block_fail_masks", "goes_left", "is_plain", "plain_left"]
 
 _U = np.uint64
@@ -23,7 +28,7 @@ _U = np.uint64
 _ZERO = float(np.float32(1e-35))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHE, nogil=True)
 def _special(x: float, threshold: float, fl: int, start: int, length: int, words: Any) -> bool:
     """Categorical and zero-as-missing nodes (kept out of line: they are rare)."""
     if np.isnan(x):
@@ -41,21 +46,21 @@ def _special(x: float, threshold: float, fl: int, start: int, length: int, words
     return bool(x <= threshold)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=_CACHE, nogil=True, inline="always")
 def is_plain(fl: Any) -> bool:
     """Whether a node with flags ``fl`` is a plain numeric split (neither categorical nor
     zero-as-missing): the hot case, which the kernels test first and inline."""
     return bool((fl & 6) == 0)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=_CACHE, nogil=True, inline="always")
 def plain_left(x: float, threshold: float, fl: Any) -> bool:
     """The rule of a plain numeric split. ``x != x`` only for NaN, which takes the default
     side; branch-free because this is the hot path of every kernel."""
     return bool((x <= threshold) | ((x != x) & ((fl & 1) != 0)))
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=_CACHE, nogil=True, inline="always")
 def goes_left(
     x: float,
     node: Any,
@@ -72,7 +77,7 @@ def goes_left(
     return bool(_special(x, threshold[node], fl, cat_start[node], cat_len[node], cat_words))
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=_CACHE, nogil=True, inline="always")
 def block_fail_masks(
     XT: Any,
     lo: Any,

@@ -26,6 +26,13 @@ sigmoid(m(x))``, but they are **not** the Shapley values of the probability game
 ``mean_b sigmoid(margin(x_S, b_~S))``: the sigmoid is applied per background row to the whole
 margin difference, not to each coalition.
 
+Response space is the same rescaling with the regressor's own link ``f`` (``exp`` for Poisson,
+gamma and Tweedie objectives, the logistic for ``reg:logistic`` and ``cross_entropy``,
+``softplus`` for LightGBM's ``cross_entropy_lambda``): ``(f(m(x)) - f(m(b))) / (m(x) - m(b))``,
+or the limit ``f'(m(b))`` at equal margins. The values add up to ``f(m(x))``, the regressor's
+``predict``, exactly; like probability space they are not the Shapley values of the response
+game ``mean_b f(margin(x_S, b_~S))`` (``method="kernel"`` computes those).
+
 Why groups of background rows
 ------------------------------
 Everything a background row contributes at a leaf depends only on its *fail mask* there (the
@@ -55,18 +62,22 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
 
+from ..._numba_cache import kernel_cache
 from ...exceptions import InputError, ParameterError, UnsupportedModelError
 from ._decision import block_fail_masks, goes_left
 from ._ensemble import TreeEnsemble
 from ._plan_kernels import trailing_zeros
 from ._shap import _check_groups, _max_threads, tree_layout
 
+# Compiled on first call, cached in the per-user cache directory (explainscore._numba_cache).
+_CACHE = kernel_cache()
+
 __all__ = ["InterventionalTreeCore", "interventional_shap"]
 
 FloatArray = npt.NDArray[np.float64]
 #: Unsigned index cast: numba then skips its negative-index wraparound test (see _decision).
 _U = np.uint64
-Space = Literal["margin", "log_odds", "raw", "probability"]
+Space = Literal["margin", "log_odds", "raw", "probability", "response"]
 
 #: Most distinct players on one path: fail masks are one 64-bit word (bit 63 kept clear).
 MAX_SLOTS = 63
@@ -87,7 +98,7 @@ def _shapley_table(max_d: int) -> FloatArray:
     return w
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=_CACHE, nogil=True, inline="always")
 def _popcount(m: Any) -> int:
     c = 0
     while m:
@@ -96,7 +107,7 @@ def _popcount(m: Any) -> int:
     return c
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHE, nogil=True)
 def _sigmoid(m: float) -> float:
     # Two branches so neither exp overflows.
     if m >= 0.0:
@@ -105,24 +116,49 @@ def _sigmoid(m: float) -> float:
     return e / (1.0 + e)
 
 
-@njit(cache=True, nogil=True)
-def _slope(mx: float, mb: float, sb: float) -> float:
-    """``(sigmoid(mx) - sigmoid(mb)) / (mx - mb)``; ``sb`` is ``sigmoid(mb)``.
+#: Links the rescaling knows (codes passed to the compiled kernels).
+LINK_CODES = {"logistic": 0, "exp": 1, "softplus": 2}
 
-    Equal margins give 1, shap's convention (the row's margin values then sum to zero). Close
-    margins use ``sinh(h) / h / (4 cosh(mx / 2) cosh(mb / 2))`` with ``h = (mx - mb) / 2``, the
-    same number without the cancellation of the difference quotient.
+
+@njit(cache=_CACHE, nogil=True)
+def _softplus(m: float) -> float:
+    # log(1 + e^m) without overflow for large m.
+    if m > 0.0:
+        return m + math.log1p(math.exp(-m))
+    return math.log1p(math.exp(m))
+
+
+@njit(cache=_CACHE, nogil=True)
+def _slope(mx: float, mb: float, sb: float, link: int) -> float:
+    """``(f(mx) - f(mb)) / (mx - mb)`` for the link ``f`` coded ``link``; ``sb`` is ``f(mb)``.
+
+    Logistic: equal margins give 1, shap's convention (the row's margin values then sum to
+    zero). Close margins use ``sinh(h) / h / (4 cosh(mx / 2) cosh(mb / 2))`` with
+    ``h = (mx - mb) / 2``, the same number without the cancellation of the difference
+    quotient. ``exp`` and ``softplus`` (which shap does not rescale) take the limit, the
+    derivative ``f'(mb)``, at equal margins, and forms without cancellation near it:
+    ``exp(mb) * expm1(gap) / gap`` and ``log1p(sigmoid(mb) * expm1(gap)) / gap``.
     """
+    gap = mx - mb
+    if link == 1:
+        if gap == 0.0:
+            return math.exp(mb)
+        return math.exp(mb) * (math.expm1(gap) / gap)
+    if link == 2:
+        if gap == 0.0:
+            return _sigmoid(mb)
+        if abs(gap) > _CLOSE:
+            return (_softplus(mx) - sb) / gap
+        return math.log1p(_sigmoid(mb) * math.expm1(gap)) / gap
     if mx == mb:
         return 1.0
-    gap = mx - mb
     if abs(gap) > _CLOSE:
         return (_sigmoid(mx) - sb) / gap
     h = 0.5 * gap
     return math.sinh(h) / h / (4.0 * math.cosh(0.5 * mx) * math.cosh(0.5 * mb))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHE, nogil=True)
 def _tree_fail_masks(
     RT: Any,
     t: int,
@@ -148,7 +184,7 @@ def _tree_fail_masks(
         masks[lf - l0] = fail[leaves[lf] - base]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHE, nogil=True)
 def _build_groups(
     R: Any,
     nodes: Any,
@@ -230,7 +266,7 @@ def _build_groups(
     return leaf_group_start, leaf_and, group_mask, group_na, group_count, group_first, members
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHE, nogil=True)
 def _explain_block(
     XT: Any,
     lo: int,
@@ -242,6 +278,7 @@ def _explain_block(
     bg_sigmoid: Any,
     base: float,
     weighted: bool,
+    link: int,
     max_nodes: int,
     max_d: int,
 ) -> None:
@@ -306,7 +343,7 @@ def _explain_block(
         for j in range(B):
             mx = margins[lo + j]
             for b in range(n_bg):
-                fT[b, j] = _slope(mx, bg_margin[b], bg_sigmoid[b]) * inv_n
+                fT[b, j] = _slope(mx, bg_margin[b], bg_sigmoid[b], link) * inv_n
     fail = np.zeros((max_nodes, B), dtype=np.uint64)
     # Sparse scratch.
     hits = np.empty(n_bg + 1, dtype=np.int64)  # a leaf has at most one group per row
@@ -430,7 +467,7 @@ def _explain_block(
                     r1[s] = 0.0
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=_CACHE, nogil=True, parallel=True)
 def _explain_parallel(
     XT: Any,
     outT: Any,
@@ -440,6 +477,7 @@ def _explain_parallel(
     bg_sigmoid: Any,
     base: float,
     weighted: bool,
+    link: int,
     max_nodes: int,
     max_d: int,
     block: int,
@@ -451,20 +489,30 @@ def _explain_parallel(
         lo = k * block
         hi = min(n, lo + block)
         _explain_block(
-            XT, lo, hi, outT, margins, plan, bg_margin, bg_sigmoid, base, weighted, max_nodes,
-            max_d,
+            XT, lo, hi, outT, margins, plan, bg_margin, bg_sigmoid, base, weighted, link,
+            max_nodes, max_d,
         )  # fmt: skip
 
 
-def _space(output_space: str) -> Literal["margin", "probability"]:
+def _space(output_space: str) -> Literal["margin", "probability", "response"]:
     if output_space in ("margin", "log_odds", "raw"):
         return "margin"
-    if output_space == "probability":
-        return "probability"
+    if output_space in ("probability", "response"):
+        return output_space  # type: ignore[return-value]
     raise ParameterError(
-        "output_space must be 'probability' or 'margin' (also spelt 'log_odds' or 'raw'); "
-        f"got {output_space!r}."
+        "output_space must be 'probability', 'response' or 'margin' (also spelt 'log_odds' "
+        f"or 'raw'); got {output_space!r}."
     )
+
+
+def _apply_link(link: str, m: FloatArray) -> FloatArray:
+    """The link the rescaling uses, on an array of margins."""
+    if link == "exp":
+        out: FloatArray = np.exp(m)
+        return out
+    if link == "softplus":
+        return np.asarray(np.logaddexp(0.0, m), dtype=np.float64)
+    return _sigmoid_array(m)
 
 
 class InterventionalTreeCore:
@@ -488,12 +536,16 @@ class InterventionalTreeCore:
         sigmoid(m(b))) / (m(x) - m(b))``, then averaged, as shap's interventional
         ``TreeExplainer`` with ``model_output="probability"``. They add up to
         ``sigmoid(m(x))`` exactly but are not the Shapley values of the probability game.
+        ``"response"``: the same rescaling with the ensemble's own link ``f``
+        (``ensemble.link``: ``"logistic"``, ``"exp"`` for Poisson, gamma and Tweedie,
+        ``"softplus"``), by ``(f(m(x)) - f(m(b))) / (m(x) - m(b))``, or ``f'(m(b))`` at equal
+        margins; they add up to ``f(m(x))``, the regressor's ``predict``.
 
     Attributes
     ----------
     expected_value : float
-        The base value: ``mean_b m(b)`` in margin space, ``mean_b sigmoid(m(b))`` in
-        probability space.
+        The base value: ``mean_b m(b)`` in margin space, ``mean_b f(m(b))`` in probability
+        (``f`` the sigmoid) and response space.
     background_margins : ndarray of float64 of shape (n_background,)
         ``m(b)`` of each background row (the explained output's margin).
     n_players : int
@@ -533,6 +585,14 @@ class InterventionalTreeCore:
             raise ParameterError(
                 f"output must be in [0, {ensemble.n_outputs}) for {ensemble.source}; got {output}."
             )
+        link = "logistic" if space == "probability" else ensemble.link
+        if space == "response" and (ensemble.native_space != "margin" or link not in LINK_CODES):
+            raise UnsupportedModelError(
+                f"{ensemble.source} applies the link {link!r} to its margin: the rescaled "
+                "interventional values in response space exist for the logistic, exp and "
+                "softplus links. Explain the margin (output_space='margin'), or use "
+                "method='kernel' for the exact Shapley values of the response game."
+            )
         if space == "probability" and (
             ensemble.n_outputs != 1 or ensemble.native_space != "margin"
         ):
@@ -552,7 +612,9 @@ class InterventionalTreeCore:
             raise InputError("background must hold at least one row.")
         self.ensemble = ensemble
         self.output = int(output)
-        self.output_space: Literal["margin", "probability"] = space
+        self.output_space: Literal["margin", "probability", "response"] = space
+        self.link = link if space != "margin" else "identity"
+        self._link_code = LINK_CODES.get(link, 0)
         player, self.n_players = _check_groups(groups, ensemble.n_features)
         lay = tree_layout(ensemble, self.output, player)
         p_left, p_right, p_parent, p_slot = lay.p_left, lay.p_right, lay.p_parent, lay.p_slot
@@ -570,7 +632,7 @@ class InterventionalTreeCore:
         self._max_nodes = int(counts.max()) if counts.size else 1
         self._max_d = self.max_path_players
         node_arrays = lay.node_arrays
-        weighted = space == "probability"
+        weighted = space != "margin"
         (leaf_group_start, leaf_and, group_mask, group_na, group_count, group_first, members) = (
             _build_groups(
                 bg, node_arrays, p_left, p_right, p_slot, tree_node_start, tree_internal,
@@ -601,7 +663,8 @@ class InterventionalTreeCore:
         # The ensemble's own predict: the same trees, in the same order, as the plan holds.
         margins = np.ascontiguousarray(ensemble.predict_raw(bg)[:, self.output])
         self.background_margins = margins
-        self._bg_sigmoid = _sigmoid_array(margins)
+        # f(m(b)): the rescaling's f(mb) (the sigmoid in probability space).
+        self._bg_sigmoid = _apply_link(self.link, margins)
         self._weighted = weighted
         if weighted:
             self.expected_value = float(np.mean(self._bg_sigmoid))
@@ -644,7 +707,7 @@ class InterventionalTreeCore:
         margins = np.empty(n, dtype=np.float64)
         args = (
             XT, outT, margins, self._plan, self.background_margins, self._bg_sigmoid,
-            self._offset, self._weighted, self._max_nodes, max(self._max_d, 1),
+            self._offset, self._weighted, self._link_code, self._max_nodes, max(self._max_d, 1),
         )  # fmt: skip
         threads = min(n_threads, _max_threads())
         # Smaller blocks when there are few leads, so every thread gets some; one thread runs
@@ -656,7 +719,7 @@ class InterventionalTreeCore:
             _explain_parallel(*args, block)
         finally:
             numba.set_num_threads(previous)
-        output = _sigmoid_array(margins) if self._weighted else margins
+        output = _apply_link(self.link, margins) if self._weighted else margins
         return np.ascontiguousarray(outT.T), output
 
     def predict(self, X: Any) -> FloatArray:
@@ -671,7 +734,7 @@ class InterventionalTreeCore:
         ndarray of float64 of shape (n_rows,)
         """
         margins = self.ensemble.predict_raw(X)[:, self.output]
-        return _sigmoid_array(margins) if self._weighted else margins
+        return _apply_link(self.link, margins) if self._weighted else margins
 
 
 def _sigmoid_array(m: FloatArray) -> FloatArray:
@@ -679,7 +742,7 @@ def _sigmoid_array(m: FloatArray) -> FloatArray:
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHE, nogil=True)
 def _leaf_slots(leaves: Any, leaf_d: Any, p_parent: Any, p_slot: Any, p_player: Any) -> Any:
     """Offset of each leaf's slots in the slot arrays, and the player of every slot."""
     leaf_slot = np.zeros(leaves.shape[0], dtype=np.int64)

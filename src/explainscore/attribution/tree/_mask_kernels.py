@@ -34,8 +34,12 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
+from ..._numba_cache import kernel_cache
 from ._decision import block_fail_masks, goes_left, is_plain, plain_left
 from ._plan_kernels import direct_slot_values, disagree_value, prefetch, trailing_zeros
+
+# Compiled on first call, cached in the per-user cache directory (explainscore._numba_cache).
+_CACHE = kernel_cache()
 
 __all__ = ["KIND_DIRECT", "KIND_SUBSETS", "KIND_VALUES", "mask_parallel", "mask_rows"]
 
@@ -50,7 +54,7 @@ _U = np.uint64
 _AHEAD = 2
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=_CACHE, nogil=True, inline="always")
 def _table_slots(
     a: Any, d: Any, fm: Any, sub: Any, so: Any, subsets: Any, slot_z: Any, r: Any
 ) -> None:
@@ -68,7 +72,7 @@ def _table_slots(
         r[_U(s)] += inside if a & sb else c
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHE, nogil=True)
 def _direct_leaf_into(
     a: Any,
     d: Any,
@@ -88,7 +92,7 @@ def _direct_leaf_into(
     direct_slot_values(d, v, slot_z, so, agree, weights, e, pre, r, j)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHE, nogil=True)
 def mask_rows(
     X: Any,
     out: Any,
@@ -213,7 +217,7 @@ def mask_rows(
         reached[i] = got
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHE, nogil=True)
 def mask_block(XT: Any, outT: Any, lo: int, hi: int, plan: Any, max_nodes: int, max_d: int) -> None:
     """Add the values of rows ``lo:hi`` to ``outT`` (players x rows); ``XT`` is features x
     rows. Trees outer, then nodes or leaves, rows innermost: the decision pass is a
@@ -319,7 +323,7 @@ def mask_block(XT: Any, outT: Any, lo: int, hi: int, plan: Any, max_nodes: int, 
                 rs[j] = 0.0
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=_CACHE, nogil=True, parallel=True)
 def mask_parallel(XT: Any, outT: Any, plan: Any, max_nodes: int, max_d: int, block: int) -> None:
     """Blocks of ``block`` rows across numba's threads; each block owns its output columns."""
     n = XT.shape[1]

@@ -21,11 +21,16 @@ from numba import njit
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
+from ..._numba_cache import kernel_cache
+
+# Compiled on first call, cached in the per-user cache directory (explainscore._numba_cache).
+_CACHE = kernel_cache()
+
 try:  # LLVM's cttz; numba has shipped it since 0.40, but it is not public API.
     from numba.cpython.unsafe.numbers import trailing_zeros as _cttz
 except ImportError:  # pragma: no cover - depends on the numba version
 
-    @njit(cache=True, nogil=True, inline="always")
+    @njit(cache=_CACHE, nogil=True, inline="always")
     def _cttz(x: int) -> int:
         n = 0
         while not (x >> n) & 1:
@@ -84,7 +89,7 @@ __all__ = [
 ]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHE, nogil=True)
 def layout_trees(
     left: Any, right: Any, feature: Any, cover: Any, tree_start: Any, trees: Any, player: Any
 ) -> Any:
@@ -163,7 +168,7 @@ def layout_trees(
     return src, p_left, p_right, p_parent, p_slot, p_ud, p_ratio, tree_node_start
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHE, nogil=True)
 def path_factors(
     leaf: int, d: int, p_parent: Any, p_slot: Any, p_ratio: Any, p_player: Any, z: Any, who: Any
 ) -> None:
@@ -179,7 +184,7 @@ def path_factors(
         c = p
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHE, nogil=True)
 def _subset_table(d: int, v: float, z: Any, weights: Any, K: Any, off: int) -> None:
     """``K[off + C] = v * sum over non-empty S within C of w(|S|-1, d) * prod_{P minus S} z``."""
     size = 1 << d
@@ -205,7 +210,7 @@ def _subset_table(d: int, v: float, z: Any, weights: Any, K: Any, off: int) -> N
                 K[off + mask] += K[off + (mask ^ bit)]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHE, nogil=True)
 def direct_slot_values(
     d: int,
     v: float,
@@ -259,7 +264,7 @@ def direct_slot_values(
             suffix *= zs
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=_CACHE, nogil=True, inline="always")
 def disagree_value(a: int, dis: int, ka: float, sub: int, so: int, K: Any, slot_z: Any) -> float:
     """The value of every slot outside the agree set ``a`` (``dis`` != 0, its complement).
 
@@ -270,7 +275,7 @@ def disagree_value(a: int, dis: int, ka: float, sub: int, so: int, K: Any, slot_
     return float(slot_z[so + s0] * (ka - K[sub + (a | (1 << s0))]))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHE, nogil=True)
 def fill_tables(
     leaves: Any,
     leaf_d: Any,
@@ -333,7 +338,7 @@ def fill_tables(
     return expected
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHE, nogil=True)
 def leaf_keep(leaves: Any, tree_leaf_start: Any, p_parent: Any, p_slot: Any) -> Any:
     """For each leaf, how many leading slots it shares with the previous leaf of its tree.
 

@@ -6,12 +6,16 @@ from typing import Any
 
 from numba import njit
 
+from ..._numba_cache import kernel_cache
 from ._decision import goes_left
+
+# Compiled on first call, cached in the per-user cache directory (explainscore._numba_cache).
+_CACHE = kernel_cache()
 
 __all__ = ["predict_kernel"]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHE, nogil=True)
 def predict_kernel(
     X: Any,
     left: Any,

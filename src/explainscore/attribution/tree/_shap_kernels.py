@@ -20,13 +20,17 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
+from ..._numba_cache import kernel_cache
 from ._decision import goes_left
 from ._plan_kernels import direct_slot_values, path_factors
+
+# Compiled on first call, cached in the per-user cache directory (explainscore._numba_cache).
+_CACHE = kernel_cache()
 
 __all__ = ["shap_parallel", "shap_serial"]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHE, nogil=True)
 def _leaf_direct(
     i: int,
     leaf: int,
@@ -65,7 +69,7 @@ def _leaf_direct(
         rbuf[s, 0] = 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHE, nogil=True)
 def shap_block(
     X: Any,
     lo: int,
@@ -147,14 +151,14 @@ def shap_block(
                     out[i, slot_player[so + s]] += coef * (ka - tables[off + (a ^ (1 << s))])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=_CACHE, nogil=True)
 def shap_serial(X: Any, out: Any, plan: Any, max_nodes: int, max_d: int) -> None:
     """All rows of ``X`` on the calling thread."""
     # mypy sees numba's Dispatcher, not the kernel's signature, and cannot count ``*plan``.
     shap_block(X, 0, X.shape[0], out, *plan, max_nodes, max_d)  # type: ignore[call-arg]
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=_CACHE, nogil=True, parallel=True)
 def shap_parallel(X: Any, out: Any, plan: Any, max_nodes: int, max_d: int, block: int) -> None:
     """Rows in blocks of ``block`` across numba's threads. Each row's sum runs in the same
     order as in ``shap_serial``, so results are bitwise identical."""
