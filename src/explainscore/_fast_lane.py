@@ -36,11 +36,14 @@ import pandas as pd
 
 from ._records import LeadExplanation, lead_record
 from ._row_encoder import RowEncoder, plain_cell
+from .governance._flow import audit_explanations, queue_for_review
+from .governance._review import review_reasons_row
 from .reasons._actions import action_candidates, choose_actions
 
 if TYPE_CHECKING:
     from ._categories import CategoryCodes
     from .attribution.tree import TreeShapCore
+    from .governance._review import InputProfile, ReviewRules
     from .reasons._catalog import Catalog
     from .reasons._compose import ReasonWriter
 
@@ -89,6 +92,8 @@ class FastLane:
             "_any_hidden": any(hidden),
             "_n_shown": hidden.count(False),
             "_candidate_cols": [int(c) for c in self.candidate_cols],
+            "_names_list": list(self.names),
+            "_labels_seen": [None],
         }
         for name, value in derived.items():
             object.__setattr__(self, name, value)  # frozen dataclass: set once, here
@@ -98,6 +103,10 @@ class FastLane:
     _any_hidden: bool = field(init=False, repr=False, compare=False)
     _n_shown: int = field(init=False, repr=False, compare=False)
     _candidate_cols: list[int] = field(init=False, repr=False, compare=False)
+    _names_list: list[str] = field(init=False, repr=False, compare=False)
+    #: The last column Index found equal to ``names`` (pandas shares a frame's Index
+    #: between the frames ``iloc`` cuts from it): a mutable one-element cache.
+    _labels_seen: list[Any] = field(init=False, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -124,6 +133,10 @@ class FastLane:
         if not isinstance(attributor, TreeAttributor) or attributor.core is None:
             return None
         encoder = None
+        if structure.preprocessor is not None and structure.categories:
+            # Native categories behind the preprocessing: its tables do not hold the final
+            # estimator's codes, so such a lead takes the batch path (exact, same numbers).
+            return None
         if structure.preprocessor is not None:
             encoder = RowEncoder.build(
                 structure.preprocessor,
@@ -200,13 +213,11 @@ class FastLane:
         """The row's cells and its model input (1, n), or None to leave it to the batch path."""
         values: Any = row
         if type(row) is not np.ndarray:  # an array, the common case, is none of these
-            if isinstance(row, pd.DataFrame):
-                if len(row) != 1:
+            if isinstance(row, pd.DataFrame | pd.Series):
+                values = self._pandas_row(row)
+                if values is None:
                     return None
-                row = row.to_dict("records")[0]  # per-column Python scalars, like batches
-            elif isinstance(row, pd.Series):
-                row = row.to_dict()
-            if isinstance(row, Mapping):
+            elif isinstance(row, Mapping):
                 if len(row) != len(self.names):
                     return None
                 try:
@@ -224,7 +235,14 @@ class FastLane:
                 return None
             cells = [plain_cell(v) for v in values]
             x = self.encoder.encode(cells)
-            return None if x is None else (cells, x)
+            if x is None:
+                return None
+            for j, v in enumerate(cells):
+                if v is None or v != v:  # a missing value the compiled tables took
+                    if not self._nan_ok[j]:
+                        return None  # the batch path refuses it, naming the column
+                    cells[j] = None  # missing, as the batch path reports it
+            return cells, x
         if self.codes is not None:
             return self._accept_coded(values)
         try:
@@ -252,6 +270,33 @@ class FastLane:
                 return None
             cells[j] = None  # missing, as the batch path reports it
         return cells, x
+
+    def _pandas_row(self, row: pd.DataFrame | pd.Series) -> Any:
+        """The cells of a 1-row DataFrame or a Series in the model's column order, as the
+        Python scalars ``to_dict`` gives (pandas' missing markers as None), or None.
+
+        Read with one ``to_numpy`` call: ``to_dict("records")`` costs milliseconds for one
+        row. Columns (or index labels) must be exactly the model's, in its order; anything
+        else (a reordered, partial or 2-row frame) takes the batch path.
+        """
+        labels = row.columns if isinstance(row, pd.DataFrame) else row.index
+        if len(labels) != len(self.names) or (isinstance(row, pd.DataFrame) and len(row) != 1):
+            return None
+        if labels is not self._labels_seen[0]:  # one check per distinct Index object
+            if labels.tolist() != self._names_list:
+                return None
+            self._labels_seen[0] = labels
+        array = row.to_numpy()
+        cells = array.reshape(-1)
+        if array.dtype != object:
+            return cells  # one numpy dtype, read as a 1-D array (like an array row)
+        out = [plain_cell(v) for v in cells]
+        if isinstance(row, pd.DataFrame):
+            # The batch path reads nullable numbers (Int64, Float64, boolean) as float64.
+            for j, dtype in enumerate(row.dtypes.tolist()):
+                if _nullable_number(dtype) and out[j] is not None:
+                    out[j] = float(out[j])
+        return out
 
     def _accept_coded(self, values: Any) -> tuple[list[Any], FloatArray] | None:
         """:meth:`accept` for a bare model with native categorical columns: a category
@@ -355,6 +400,55 @@ class FastLane:
             total=total,
         )
 
+    def govern(
+        self,
+        record: LeadExplanation,
+        accepted: tuple[list[Any], FloatArray],
+        *,
+        review: ReviewRules | None,
+        profile: InputProfile,
+        audit_log: Any,
+        review_queue: Any,
+        hidden: frozenset[str],
+        actor: str | None = None,
+        request_id: str | None = None,
+    ) -> LeadExplanation:
+        """Review flags, the audit record and the review-queue item of one lane record: the
+        batch path's governance (same rules, same audit content through the same function)
+        at a cost independent of the batch machinery."""
+        cells = accepted[0]
+        flags: tuple[str, ...] = ()
+        if review is not None:
+            flags = review_reasons_row(
+                rules=review,
+                profile=profile,
+                names=self.names,
+                cells=cells,
+                score=math.nan if record.score is None else record.score,
+                reason_features=[c.feature for c in record.reason_codes],
+                hidden=hidden,
+            )
+            record = record.model_copy(update={"review_reasons": flags})
+        seqs: list[int | None] = [None]
+        if audit_log is not None:
+            seqs = audit_explanations(
+                audit_log,
+                [record],
+                names=self.names,
+                rows=[cells],
+                hidden=hidden,
+                lead_ids=None,
+                actor=actor,
+                request_id=request_id,
+                policy_version=record.policy_version,
+            )
+            record = record.model_copy(update={"audit_seq": seqs[0]})
+        if review_queue is not None:
+            queue_for_review(
+                review_queue, [record], flags=[flags], seqs=seqs, request_id=request_id
+            )
+        return record
+
     def score(self, accepted: tuple[list[Any], FloatArray]) -> float:
         """The score ``explain`` reports for an accepted row, from one pass over the trees."""
         return float(self.link(self._raw(accepted[1]))[0])
@@ -396,6 +490,15 @@ def _now() -> str:
         stamp = dt.datetime.fromtimestamp(second, dt.UTC).isoformat(timespec="seconds")
         _clock = (second, stamp)
     return _clock[1]
+
+
+def _nullable_number(dtype: Any) -> bool:
+    """A pandas nullable numeric or boolean dtype (``Int64``, ``Float64``, ``boolean``)."""
+    return (
+        isinstance(dtype, pd.api.extensions.ExtensionDtype)
+        and not isinstance(dtype, pd.CategoricalDtype)
+        and (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
+    )
 
 
 def _target_code(codes: Sequence[CategoryCodes | None] | None, column: int, target: Any) -> float:

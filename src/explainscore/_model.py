@@ -27,6 +27,7 @@ from ._fast_lane import FastLane
 from ._fingerprint import model_fingerprint
 from ._inputs import Schema
 from ._labels_only import check_has_score
+from ._model_calls import call_model, guarded
 from ._output import (
     OUTPUT_SPACES,
     SPREAD_SCALED,
@@ -40,6 +41,7 @@ from ._output import (
 )
 from ._params import check_choice, check_int, param_error
 from ._pipeline import ModelStructure, decompose
+from ._pipeline_categories import coded_array, with_final_categories
 from ._records import Explanations, LeadExplanation, NextBestAction, rejected_rows
 from ._reference import FileReference
 from ._row_encoder import plain_cell
@@ -56,6 +58,7 @@ from .exceptions import (
     UnsupportedModelError,
 )
 from .governance._card import ModelCard, check_signed_off
+from .governance._flow import audit_explanations, queue_for_review
 from .governance._identity import skeleton
 from .governance._keys import Keyring
 from .governance._kill_switch import (
@@ -501,6 +504,8 @@ default="auto"
             pick = np.sort(rng.choice(len(bg_frame), size=self.n_background, replace=False))
             bg_frame = bg_frame.iloc[pick]
         structure = decompose(model, len(names), names)
+        # A Pipeline handing category columns to a final estimator that splits on them.
+        structure, schema = with_final_categories(structure, schema, bg_frame)
         if self.policy is not None:
             self.policy.check_inputs(names, where="ExplainedModel")
             self.policy.check_inputs(_transformed_names(structure), where="ExplainedModel")
@@ -526,7 +531,9 @@ default="auto"
             backend.native_space(structure.estimator, kind) if auto else self.output_space,
             auto=auto,
         )
-        output_fn = output_function(model, kind, space, target_index)
+        output_fn = guarded(
+            model, _method_of(model, kind, space), output_function(model, kind, space, target_index)
+        )
         score_fn = _score_function(model, kind, target_index)
         if saved is None:
             schema = _probe_missing(schema, bg_frame, score_fn)
@@ -536,7 +543,11 @@ default="auto"
         if backend.input_space == "model":
             groups = np.asarray(structure.column_map, dtype=np.intp)
             background = _model_space(structure, schema, bg_frame)
-            value_fn = output_function(structure.estimator, kind, space, target_index)
+            value_fn = guarded(
+                structure.estimator,
+                _method_of(structure.estimator, kind, space),
+                output_function(structure.estimator, kind, space, target_index),
+            )
             if structure.preprocessor is None and schema.has_codes:
                 # Codes back to labels: the model scores native categories by label.
                 value_fn = _decoded_value_function(output_fn, schema)
@@ -778,30 +789,22 @@ default="auto"
         batch = replace(batch, review_reasons=flags)
         if self.audit_log is not None:
             # One transaction and one fsync for the whole batch.
-            receipts = self.audit_log.record_explanations(
+            seqs = audit_explanations(
+                self.audit_log,
                 list(batch),
-                inputs=[
-                    {str(k): plain_cell(v) for k, v in row.items() if str(k) not in batch.hidden}
-                    for _, row in batch.data.iterrows()
-                ],
+                names=batch.feature_names,
+                rows=[[plain_cell(v) for v in r] for r in batch.data.to_numpy(dtype=object)],
+                hidden=batch.hidden,
                 lead_ids=lead_ids,
                 actor=actor,
                 request_id=request_id,
                 policy_version=batch.policy_version,
             )
-            seqs = [getattr(r, "seq", None) for r in receipts]
             batch = replace(batch, audit_seqs=seqs)
         if self.review_queue is not None:
-            for i, reasons in enumerate(flags):
-                if reasons:
-                    self.review_queue.submit(
-                        reasons=reasons,
-                        score=float(batch.scores[i]),
-                        reason=batch.reasons[i],
-                        model_fingerprint=batch.model_fingerprint,
-                        audit_seq=seqs[i],
-                        request_id=request_id,
-                    )
+            queue_for_review(
+                self.review_queue, list(batch), flags=flags, seqs=seqs, request_id=request_id
+            )
         return batch
 
     def explain_one(self, row: Any, *, top_k: int | None = None) -> LeadExplanation:
@@ -809,9 +812,8 @@ default="auto"
 
         For compiled tree models (bare, or behind a column-wise Pipeline such as one-hot
         encoding and scaling) a plain row (dict, list or 1-D array) takes a fast path without
-        pandas, with the same numbers and checks; governance that needs the batch (review
-        rules, audit log, review queue) and rows the fast path cannot vouch for (unseen
-        categories, missing values behind a Pipeline) use the batch path.
+        pandas, with the same numbers, checks and governance (review rules, audit log, review
+        queue); rows the fast path cannot vouch for use the batch path.
         """
         fast = self._explain_fast(row, top_k=top_k)
         if fast is not None:
@@ -829,13 +831,7 @@ default="auto"
         """The fast lane and the accepted row, or None when the batch path must serve it (no
         lane, governance that needs the batch path, or a row the lane cannot vouch for)."""
         lane = (engine or self._ensure_built()).lane
-        if (
-            lane is None
-            or self.review is not None
-            or self.audit_log is not None
-            or self.review_queue is not None
-            or combined_engaged(self.kill_switch)
-        ):
+        if lane is None or combined_engaged(self.kill_switch):
             return None
         accepted = lane.accept(row)
         if accepted is None:
@@ -849,16 +845,24 @@ default="auto"
         taken = self._lane_accepts(row, where="predict")
         return None if taken is None else taken[0].score(taken[1])
 
-    def _explain_fast(self, row: Any, *, top_k: int | None) -> LeadExplanation | None:
-        """One lead through the fast lane, or None when the lane cannot take it (see
-        ``_lane_accepts``). Also used by the HTTP service for single-instance requests."""
+    def _explain_fast(
+        self,
+        row: Any,
+        *,
+        top_k: int | None,
+        actor: str | None = None,
+        request_id: str | None = None,
+    ) -> LeadExplanation | None:
+        """One lead through the fast lane, governed as a batch is, or None when the lane
+        cannot take it (see ``_lane_accepts``). Also used by the HTTP service for
+        single-instance requests (``actor`` and ``request_id`` go to the audit log)."""
         engine = self._ensure_built()
         taken = self._lane_accepts(row, where="explain", engine=engine)
         if taken is None:
             return None
         lane, accepted = taken
         k = self._clipped_top_k(top_k, "explain_one")
-        return lane.explain(
+        record = lane.explain(
             accepted,
             writer=engine.writer,
             catalog=engine.catalog,
@@ -871,6 +875,19 @@ default="auto"
                 "policy_version": None if self.policy is None else self.policy.version,
             },
             display_names=engine.writer.display_names,
+        )
+        if self.review is None and self.audit_log is None and self.review_queue is None:
+            return record
+        return lane.govern(
+            record,
+            accepted,
+            review=self.review,
+            profile=self.input_profile_,
+            audit_log=self.audit_log,
+            review_queue=self.review_queue,
+            hidden=engine.hidden,
+            actor=actor,
+            request_id=request_id,
         )
 
     def _explain_frame(
@@ -980,17 +997,17 @@ default="auto"
         ``predict_proba``, ``decision_function`` and ``score``).
         """
         rows = self._model_rows(X, "predict")
-        return self.model_.predict(rows)
+        return call_model(self.model_, "predict", self.model_.predict, rows)
 
     def predict_proba(self, X: Any) -> Any:
         """The wrapped model's ``predict_proba`` on validated rows."""
         rows = self._model_rows(X, "predict_proba")
-        return self.model_.predict_proba(rows)
+        return call_model(self.model_, "predict_proba", self.model_.predict_proba, rows)
 
     def decision_function(self, X: Any) -> Any:
         """The wrapped model's ``decision_function`` on validated rows."""
         rows = self._model_rows(X, "decision_function")
-        return self.model_.decision_function(rows)
+        return call_model(self.model_, "decision_function", self.model_.decision_function, rows)
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """The wrapped model's ``score`` (accuracy or R^2) on validated rows."""
@@ -1121,9 +1138,18 @@ def _target_index(kind: ModelKind, target_class: Any) -> int | None:
 
 
 def _score_function(model: Any, kind: ModelKind, target: int | None) -> OutputFn:
-    if kind.is_classifier and kind.has_proba:
-        return output_function(model, kind, "probability", target)
-    return output_function(model, kind, "raw", target)
+    space: OutputSpace = "probability" if kind.is_classifier and kind.has_proba else "raw"
+    method = _method_of(model, kind, space)
+    return guarded(model, method, output_function(model, kind, space, target))
+
+
+def _method_of(model: Any, kind: ModelKind, space: str) -> str:
+    """The model method an output space is read from, for the safety net's message."""
+    if space == "probability":
+        return "predict_proba"
+    if kind.is_classifier and callable(getattr(model, "decision_function", None)):
+        return "decision_function"
+    return "predict"
 
 
 def _final_functions(
@@ -1145,7 +1171,8 @@ def _final_functions(
         or hasattr(est, "feature_names_in_")
     ):
         return None
-    return _score_function(est, kind, target), output_function(est, kind, space, target)
+    output = guarded(est, _method_of(est, kind, space), output_function(est, kind, space, target))
+    return _score_function(est, kind, target), output
 
 
 def _probe_missing(schema: Schema, bg: pd.DataFrame, score_fn: OutputFn) -> Schema:
@@ -1195,7 +1222,10 @@ def _model_space(
     """Rows in the final estimator's input space, as dense float64."""
     if structure.preprocessor is None:
         return schema.model_array(frame)  # native categories as the model's codes
-    X = structure.preprocessor.transform(schema.model_input(frame))
+    pre = structure.preprocessor
+    X = call_model(pre, "transform", pre.transform, schema.model_input(frame))
+    if structure.categories and isinstance(X, pd.DataFrame):
+        return coded_array(X, structure.categories)  # native categories as the model's codes
     if hasattr(X, "toarray"):
         # XGBoost reads the zeros a sparse matrix leaves out as *missing*; reproduce that.
         if library_of(structure.estimator) == "xgboost":

@@ -12,8 +12,8 @@ no exact map, and the model is explained on its raw columns by the model-agnosti
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -44,12 +44,16 @@ class ModelStructure:
         some step is not column-wise (see ``map_problem``).
     map_problem : str or None
         Why no exact column map exists, for the fallback warning.
+    categories : mapping of str -> CategoryCodes
+        The final estimator's native categorical columns, by transformed column name
+        (``_pipeline_categories``); empty when it has none.
     """
 
     preprocessor: Any
     estimator: Any
     column_map: IntArray | None
     map_problem: str | None
+    categories: Mapping[str, Any] = field(default_factory=dict)
 
 
 def decompose(model: Any, n_raw: int, raw_names: list[str]) -> ModelStructure:

@@ -23,8 +23,10 @@ takes the batch path, which decides what is accepted. The encoder never guesses.
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -48,6 +50,9 @@ class _Affine:
     outputs: IntArray
     offset: FloatArray
     slope: FloatArray
+    #: The outputs for a missing value (an imputer's fill, scaled; NaN passed through), or
+    #: None when ``transform`` does not take one.
+    missing: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,10 @@ class _Lookup:
     column: int
     outputs: IntArray
     table: Mapping[str, FloatArray]
+    #: The outputs for any text outside ``table`` (a row of zeros for a one-hot encoder
+    #: with ``handle_unknown="ignore"``), or None when ``transform`` does not map every
+    #: unseen text to one value.
+    unknown: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +87,8 @@ class RowEncoder:
             ),
             "_num_offset": np.concatenate([a.offset for a in numeric] or [np.empty(0)]),
             "_num_slope": np.concatenate([a.slope for a in numeric] or [np.empty(0)]),
-            "_cat_tables": [(c.column, c.table) for c in self.categorical],
+            "_cat_tables": [(c.column, c.table, c.unknown) for c in self.categorical],
+            "_num_missing": [a.missing for a in numeric],
             "_cat_out": np.concatenate(
                 [c.outputs for c in self.categorical] or [np.empty(0, np.intp)]
             ),
@@ -91,9 +101,10 @@ class RowEncoder:
     _num_src: IntArray = field(init=False, repr=False, compare=False)
     _num_offset: FloatArray = field(init=False, repr=False, compare=False)
     _num_slope: FloatArray = field(init=False, repr=False, compare=False)
-    _cat_tables: list[tuple[int, Mapping[str, FloatArray]]] = field(
+    _cat_tables: list[tuple[int, Mapping[str, FloatArray], FloatArray | None]] = field(
         init=False, repr=False, compare=False
     )
+    _num_missing: list[FloatArray | None] = field(init=False, repr=False, compare=False)
     _cat_out: IntArray = field(init=False, repr=False, compare=False)
 
     @classmethod
@@ -170,6 +181,7 @@ class RowEncoder:
                 table = {v: cols[k].copy() for k, v in enumerate(values)}
                 categorical.append(_Lookup(i, outputs, table))
         encoder = cls(len(column_map), tuple(numeric), tuple(categorical))
+        encoder = _with_fallbacks(encoder, preprocessor, template, names)
         # Trust, then verify: the compiled encoder must reproduce ``transform``.
         expected = _dense(preprocessor.transform(reference))
         cells = reference.to_numpy(dtype=object)
@@ -185,27 +197,41 @@ class RowEncoder:
         return encoder
 
     def encode(self, cells: Sequence[Any]) -> FloatArray | None:
-        """The transformed row (1, n_out), or None for a value outside the tables."""
+        """The transformed row (1, n_out), or None for a value outside the tables.
+
+        A missing number (None or NaN) is inside them where ``transform`` takes it (an
+        imputer's table, NaN passed through); unseen text where every unseen text gives one
+        output (a one-hot encoder's row of zeros with ``handle_unknown="ignore"``).
+        """
         xs = []
-        for col in self._num_columns:
+        missing: list[int] | None = None
+        for i, col in enumerate(self._num_columns):
             v = cells[col]
             kind = type(v)
-            if (
+            if v is None:
+                x = math.nan
+            elif (
                 kind is not float
                 and kind is not int
                 and (kind is bool or not isinstance(v, int | float | np.integer | np.floating))
             ):
                 return None
-            x = float(v)
-            if x != x or x in (np.inf, -np.inf):
+            else:
+                x = float(v)
+            if x != x:
+                if self._num_missing[i] is None:
+                    return None
+                missing = [*(missing or []), i]
+                x = 0.0  # replaced by the missing value's outputs below
+            elif x in (np.inf, -np.inf):
                 return None
             xs.append(x)
         parts = []
-        for col, table in self._cat_tables:
+        for col, table, unknown in self._cat_tables:
             v = cells[col]
             if not isinstance(v, str):
                 return None
-            values = table.get(v)
+            values = table.get(v, unknown)
             if values is None:
                 return None
             parts.append(values)
@@ -216,7 +242,100 @@ class RowEncoder:
             row[self._num_out] = self._num_offset + self._num_slope * np.array(xs)[self._num_src]
         if parts:
             row[self._cat_out] = np.concatenate(parts)
+        if missing is not None:
+            for i in missing:
+                row[self.numeric[i].outputs] = self._num_missing[i]
         return out
+
+
+#: Two texts no encoder was fitted on: both must give the same outputs for the column's
+#: unseen-category table to exist.
+_UNSEEN = ("\x00explainscore-unseen-a", "\x00explainscore-unseen-b")
+
+
+def _with_fallbacks(
+    encoder: RowEncoder, preprocessor: Any, template: pd.DataFrame, names: list[str]
+) -> RowEncoder:
+    """``encoder`` with the missing-value and unseen-text tables ``transform`` gives.
+
+    Probes, in one ``transform`` call: the template row with NaN in each numeric column and
+    with each of two unseen texts in each categorical column. A table is kept only when the
+    column's outputs are the same for both texts, the other columns' outputs are the
+    template's, and the encoder then reproduces every probe row (NaN where ``transform``
+    gives NaN); a ``transform`` that refuses the probes leaves the encoder as it was.
+    """
+
+    def outputs(frame: pd.DataFrame) -> FloatArray | None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "unknown categories ... encoded as zeros"
+                out = _dense(preprocessor.transform(frame))
+        except Exception:
+            return None  # this probe is refused: its table is not kept
+        return out if out.shape == (len(frame), encoder.n_out) else None
+
+    base_out = outputs(template)
+    if base_out is None:
+        return encoder
+    base = base_out[0]
+    # One ``transform`` per column: a refused probe (pandas' NA in an integer column, an
+    # encoder that errors on unknown text) costs only that column's table.
+    probes: list[pd.DataFrame] = []
+    results: list[FloatArray | None] = []
+    for a in encoder.numeric:
+        probe = template.assign(**{names[a.column]: np.nan})
+        probes.append(probe)
+        results.append(outputs(probe))
+    for c in encoder.categorical:
+        probe = pd.concat(
+            [template.assign(**{names[c.column]: text}) for text in _UNSEEN], ignore_index=True
+        )
+        probes.append(probe)
+        results.append(outputs(probe))
+
+    def others_kept(row: FloatArray, outputs: IntArray) -> bool:
+        rest = np.ones(encoder.n_out, dtype=bool)
+        rest[outputs] = False
+        return bool(np.array_equal(row[rest], base[rest], equal_nan=True))
+
+    numeric = []
+    for a, out in zip(encoder.numeric, results, strict=False):
+        ok = out is not None and others_kept(out[0], a.outputs)
+        numeric.append(
+            replace(a, missing=out[0][a.outputs].copy() if ok and out is not None else None)
+        )
+    categorical = []
+    for c, out in zip(encoder.categorical, results[len(encoder.numeric) :], strict=True):
+        ok = (
+            out is not None
+            and others_kept(out[0], c.outputs)
+            and others_kept(out[1], c.outputs)
+            and np.array_equal(out[0][c.outputs], out[1][c.outputs])
+            and not np.isnan(out[0][c.outputs]).any()
+        )
+        unknown = out[0][c.outputs].copy() if ok and out is not None else None
+        categorical.append(replace(c, unknown=unknown))
+    widened = RowEncoder(encoder.n_out, tuple(numeric), tuple(categorical))
+    # Trust, then verify: every probe row the widened tables take encodes to what
+    # ``transform`` gave for it.
+    for probe, out in zip(probes, results, strict=True):
+        if out is None:
+            continue
+        for cells, expected in zip(probe.to_numpy(dtype=object), out, strict=True):
+            got = widened.encode([plain_cell(v) for v in cells])
+            if got is not None and not _agrees(got[0], expected):
+                return encoder
+    return widened
+
+
+def _agrees(got: FloatArray, expected: FloatArray) -> bool:
+    """The build check's agreement (the affine tables reproduce ``transform`` to ``_AGREE``
+    of the output's scale), with NaN exactly where ``transform`` gives NaN."""
+    nan = np.isnan(expected)
+    if not np.array_equal(np.isnan(got), nan):
+        return False
+    scale = max(1.0, float(np.abs(expected[~nan]).max(initial=0.0)))
+    return bool(np.allclose(got[~nan], expected[~nan], rtol=0, atol=_AGREE * scale))
 
 
 def _fit_affine(column: int, outputs: IntArray, x: FloatArray, y: FloatArray) -> _Affine | None:

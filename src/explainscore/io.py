@@ -76,23 +76,17 @@ _MAX_MANIFEST = 8 << 20
 RUNTIME_OVERRIDES = frozenset(
     {"audit_log", "kill_switch", "review", "review_queue", "on_pause", "top_k"}
 )
-_CONTENT_OVERRIDES = frozenset(
-    {
-        "background",
-        "method",
-        "output_space",
-        "target_class",
-        "target",
-        "n_background",
-        "catalog",
-        "reasons",
-        "model_version",
-        "policy",
-        "card",
-        "method_options",
-        "random_state",
-    }
-)
+
+
+def _content_overrides() -> frozenset[str]:
+    """Parameters whose change rebuilds what the model says or shows (the engine's own list,
+    less the two that govern the door rather than the model): overriding one voids the
+    sign-off."""
+    from ._model import _ENGINE_PARAMS
+
+    return _ENGINE_PARAMS - {"require_sign_off", "trusted_keys"}
+
+
 _STORAGE_CHOICES = ("auto", "none", "summary", "raw")
 
 
@@ -386,14 +380,14 @@ def load(
 
 
 def _check_overrides(overrides: Mapping[str, Any]) -> set[str]:
-    unknown = sorted(set(overrides) - RUNTIME_OVERRIDES - _CONTENT_OVERRIDES)
+    unknown = sorted(set(overrides) - RUNTIME_OVERRIDES - _content_overrides())
     if unknown:
         raise ParameterError(
             f"load got unknown override(s) {', '.join(repr(str(u)) for u in unknown)}. It "
             "takes the ExplainedModel parameters "
-            f"{', '.join(sorted(RUNTIME_OVERRIDES | _CONTENT_OVERRIDES))}."
+            f"{', '.join(sorted(RUNTIME_OVERRIDES | _content_overrides()))}."
         )
-    return set(overrides) & _CONTENT_OVERRIDES
+    return set(overrides) & _content_overrides()
 
 
 def _read_bounded(path: Path, limit: int, label: str) -> bytes:

@@ -653,6 +653,83 @@ def _pipeline_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _final(oracle: Oracle) -> Oracle:
+    """``oracle`` run on a Pipeline's final estimator and its transformed rows (the frame the
+    estimator itself reads, category columns kept)."""
+    assert oracle.fn is not None
+    inner = oracle.fn
+
+    def fn(fit: Fitted, bg: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        m = fit.model
+        final = Fitted(m[-1], m[:-1].transform(fit.background), m[:-1].transform(fit.rows),
+                       fit.info)  # fmt: skip
+        return inner(final, m[:-1].transform(bg))
+
+    return Oracle(f"{oracle.name} on the transformed rows", fn)
+
+
+def _transformed(out: Output) -> Output:
+    """``out`` of a Pipeline's final estimator on the Pipeline's own transform."""
+    return lambda m, F: out(m[-1], m[:-1].transform(F))
+
+
+def _native_pipe(factory: Callable[[], Any], **info: Any) -> Callable[[], Fitted]:
+    """A scaler on the numbers, the ``category`` column passed through as a DataFrame to a
+    final estimator that splits on it natively; explained rows with their categories in
+    another order and a missing category."""
+
+    def build() -> Fitted:
+        from sklearn.compose import make_column_transformer
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        X, y = _with_source(7)
+        num = [c for c in X.columns if c != "source"]
+        pre = make_column_transformer(
+            (StandardScaler(), num), remainder="passthrough", verbose_feature_names_out=False
+        ).set_output(transform="pandas")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = make_pipeline(pre, factory()).fit(X, y)
+        rows = X.iloc[250:253].copy()
+        rows["source"] = rows["source"].cat.reorder_categories(SOURCES[::-1])
+        rows.iloc[1, rows.columns.get_loc("source")] = np.nan
+        return Fitted(model, X.iloc[:40].reset_index(drop=True), rows, info)
+
+    return build
+
+
+def _native_pipeline_cases() -> list[Case]:
+    import lightgbm as lgb
+    import xgboost as xgb
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    lib = "Pipelines"
+    ranks = {c: i for i, c in enumerate(sorted(SOURCES))}
+
+    def hgb_codes(F: pd.DataFrame) -> np.ndarray:
+        out = F.astype({"source": object}).copy()
+        out["source"] = out["source"].map(ranks)
+        return out.to_numpy(dtype=np.float64)
+
+    setting = "category column passed through (pandas output)"
+    return [
+        Case(lib, "scaler + XGBClassifier(enable_categorical)", setting,
+             _native_pipe(lambda: xgb.XGBClassifier(n_estimators=8, max_depth=3, n_jobs=1,
+                          enable_categorical=True, tree_method="hist", max_cat_to_onehot=1)),
+             _final(xgb_contribs()), _transformed(xgb_margin()), float32=True),
+        Case(lib, "scaler + LGBMClassifier", setting,
+             _native_pipe(lambda: lgb.LGBMClassifier(n_estimators=8, num_leaves=8,
+                          min_child_samples=5, min_data_per_group=5, verbose=-1, n_jobs=1)),
+             _final(lgb_contribs()), _transformed(lgb_raw()), float32=True),
+        Case(lib, "scaler + HistGradientBoostingClassifier(from_dtype)", setting,
+             _native_pipe(lambda: HistGradientBoostingClassifier(max_iter=8, max_leaf_nodes=8,
+                          categorical_features="from_dtype", random_state=0),
+                          model_rows=hgb_codes),
+             _final(brute_tree(0)), decision()),
+    ]  # fmt: skip
+
+
 def decision_margin() -> Output:
     """A Pipeline ending in XGBoost: its margin through the Pipeline's own transform."""
 
@@ -747,5 +824,6 @@ def all_cases() -> list[Case]:
         *_sklearn_linear_cases(),
         *_sklearn_other_cases(),
         *_pipeline_cases(),
+        *_native_pipeline_cases(),
         *_nullable_cases(),
     ]

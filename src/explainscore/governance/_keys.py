@@ -151,21 +151,19 @@ def _decode_public(value: str) -> bytes:
     return raw
 
 
-class PublicKey(BaseModel):
-    """A public key and the identity it was created for (the content of a ``.pub`` file).
+class _KeyRecord(BaseModel):
+    """An identity and its public key, as every key file states them.
 
-    ``key_id`` must be the SHA-256 of the decoded key: a file whose id and key disagree is
+    ``key_id`` must be the SHA-256 of the decoded key: a record whose id and key disagree is
     refused, so an id can never be paired with someone else's key.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    format: Literal["explainscore-public-key"] = "explainscore-public-key"
     identity: str = Field(min_length=1, max_length=_MAX_IDENTITY)
     key_id: str = Field(pattern=_KEY_ID_PATTERN)
     algorithm: Literal["ed25519"] = "ed25519"
     public_key: str = Field(pattern=_PUBLIC_KEY_PATTERN)
-    created_at: str = Field(default_factory=_now, max_length=64)
 
     @field_validator("identity")
     @classmethod
@@ -179,6 +177,13 @@ class PublicKey(BaseModel):
         if key_id_of(_decode_public(self.public_key)) != self.key_id:
             raise ValueError("key_id is not the SHA-256 of public_key")
         return self
+
+
+class PublicKey(_KeyRecord):
+    """A public key and the identity it was created for (the content of a ``.pub`` file)."""
+
+    format: Literal["explainscore-public-key"] = "explainscore-public-key"
+    created_at: str = Field(default_factory=_now, max_length=64)
 
     @property
     def raw(self) -> bytes:
@@ -414,32 +419,13 @@ def load_signing_key(path: str | Path, *, passphrase: str | bytes | None = None)
         ) from None
 
 
-class TrustedKey(BaseModel):
+class TrustedKey(_KeyRecord):
     """One public key in a keyring: whose it is, since when, and whether it was revoked."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    identity: str = Field(min_length=1, max_length=_MAX_IDENTITY)
-    key_id: str = Field(pattern=_KEY_ID_PATTERN)
-    algorithm: Literal["ed25519"] = "ed25519"
-    public_key: str = Field(pattern=_PUBLIC_KEY_PATTERN)
     created_at: str = Field(max_length=64)
     trusted_at: str = Field(max_length=64)
     revoked_at: str | None = Field(default=None, max_length=64)
     revoked_reason: str | None = Field(default=None, max_length=_MAX_REASON)
-
-    @field_validator("identity")
-    @classmethod
-    def _identity_ok(cls, value: str) -> str:
-        if not value.strip() or any(unicodedata.category(ch) == "Cc" for ch in value):
-            raise ValueError("identity must be non-empty, without control characters")
-        return value
-
-    @model_validator(mode="after")
-    def _id_matches(self) -> Self:
-        if key_id_of(_decode_public(self.public_key)) != self.key_id:
-            raise ValueError("key_id is not the SHA-256 of public_key")
-        return self
 
     @property
     def revoked(self) -> bool:

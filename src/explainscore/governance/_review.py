@@ -34,7 +34,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .._params import param_error
 
-__all__ = ["ReviewDecision", "ReviewItem", "ReviewQueue", "ReviewRules", "review_reasons"]
+__all__ = [
+    "ReviewDecision",
+    "ReviewItem",
+    "ReviewQueue",
+    "ReviewRules",
+    "review_reasons",
+    "review_reasons_row",
+]
 
 
 class ReviewRules(BaseModel):
@@ -110,6 +117,54 @@ def review_reasons(
             if proxies.intersection(feats):
                 out[row].append("proxy_in_reasons")
     return [tuple(r) for r in out]
+
+
+def review_reasons_row(
+    *,
+    rules: ReviewRules,
+    profile: InputProfile,
+    names: Sequence[str],
+    cells: Sequence[Any],
+    score: float,
+    reason_features: Sequence[str],
+    hidden: frozenset[str] = frozenset(),
+) -> tuple[str, ...]:
+    """:func:`review_reasons` of one row given as plain Python cells (the fast lane's): the
+    same rules in the same order, at a cost of one look-up per column.
+
+    Numeric cells are numbers or None and text cells are strings or None on the lane; any
+    other cell is judged as :func:`review_reasons` judges it.
+    """
+    out: list[str] = []
+    if rules.threshold is not None and abs(score - rules.threshold) <= rules.margin:
+        out.append("near_threshold")
+    ranges = profile.ranges if rules.check_ranges else {}
+    categories = profile.categories if rules.check_categories else {}
+    for name, v in zip(names, cells, strict=True):
+        bounds = ranges.get(name)
+        seen = categories.get(name)
+        if bounds is None and seen is None:
+            continue
+        label = name if name not in hidden else "a hidden column"
+        if bounds is not None:
+            x = _as_number(v)
+            if x < bounds[0] or x > bounds[1]:
+                out.append(f"out_of_range:{label}")
+        if seen is not None and v is not None and v == v and str(v) not in seen:
+            out.append(f"unseen_category:{label}")
+    if rules.proxy_features and set(rules.proxy_features).intersection(reason_features):
+        out.append("proxy_in_reasons")
+    return tuple(out)
+
+
+def _as_number(v: Any) -> float:
+    """``pd.to_numeric(errors="coerce")`` of one cell: plain numbers directly (NaN for None)."""
+    if type(v) is float or type(v) is int:
+        return float(v)
+    if v is None:
+        return float("nan")
+    value = pd.to_numeric(pd.Series([v], dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+    return float(value[0])
 
 
 class ReviewItem(BaseModel):

@@ -486,7 +486,12 @@ def create_app(models: Mapping[str, Any], *, config: ServiceConfig) -> "FastAPI"
             # One lead: the model's fast lane when it can vouch for the row (no pandas); it
             # returns None for anything it leaves to the batch path's checks.
             with entry.lock:
-                one = governed(entry, lambda: em._explain_fast(body.instances[0], top_k=top_k))
+                one = governed(
+                    entry,
+                    lambda: em._explain_fast(
+                        body.instances[0], top_k=top_k, actor=caller, request_id=rid
+                    ),
+                )
             if one is not None:
                 metrics.observe_explain(name, time.perf_counter() - start)
                 metrics.count_rows(name, "explained", 1)
@@ -497,7 +502,7 @@ def create_app(models: Mapping[str, Any], *, config: ServiceConfig) -> "FastAPI"
                     "request_id": rid,
                     "explanations": [one.model_dump(mode="json")],
                     "rejected": [],
-                    "audit_seqs": None,
+                    "audit_seqs": [one.audit_seq] if em.audit_log is not None else None,
                 }
                 return answer(request, 200, out)
         frame = _frame(body, [str(c) for c in em.feature_names_in_])

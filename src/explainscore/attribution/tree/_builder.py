@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -146,6 +147,34 @@ class EnsembleBuilder:
             link=link,
             raw_score_scale=float(raw_score_scale),
         )
+
+
+def preorder(
+    root: dict[str, Any], children: Callable[[dict[str, Any]], tuple[Any, Any] | None]
+) -> tuple[list[dict[str, Any]], list[int], list[int]]:
+    """A nested (JSON-dumped) tree as preorder node dicts with child indices (-1 at leaves).
+
+    ``children(node)`` gives a split node's (left, right) children, or None at a leaf.
+    Preorder puts every child after its parent, so a reverse pass can sum covers.
+    """
+    nodes: list[dict[str, Any]] = []
+    left: list[int] = []
+    right: list[int] = []
+    stack: list[tuple[dict[str, Any], int, bool]] = [(root, -1, False)]
+    while stack:
+        node, parent, is_right = stack.pop()
+        idx = len(nodes)
+        nodes.append(node)
+        left.append(-1)
+        right.append(-1)
+        if parent >= 0:
+            (right if is_right else left)[parent] = idx
+        pair = children(node)
+        if pair is not None:
+            # Push right first so the left subtree is laid out next.
+            stack.append((pair[1], idx, True))
+            stack.append((pair[0], idx, False))
+    return nodes, left, right
 
 
 def _reachable(left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]) -> Any:

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ...exceptions import UnsupportedModelError
-from ._builder import EnsembleBuilder
+from ._builder import EnsembleBuilder, preorder
 from ._ensemble import FLAG_DEFAULT_LEFT, TreeEnsemble
 
 __all__ = ["catboost_model_json", "convert_catboost", "has_non_float_features"]
@@ -174,21 +174,9 @@ def _add_nonsymmetric(
     dim: int,
     scale: float,
 ) -> None:
-    nodes: list[dict[str, Any]] = []
-    left: list[int] = []
-    right: list[int] = []
-    stack: list[tuple[dict[str, Any], int, bool]] = [(root, -1, False)]
-    while stack:
-        node, parent, is_right = stack.pop()
-        idx = len(nodes)
-        nodes.append(node)
-        left.append(-1)
-        right.append(-1)
-        if parent >= 0:
-            (right if is_right else left)[parent] = idx
-        if "split" in node:
-            stack.append((node["right"], idx, True))
-            stack.append((node["left"], idx, False))
+    nodes, left, right = preorder(
+        root, lambda node: (node["left"], node["right"]) if "split" in node else None
+    )
     n = len(nodes)
     feature = np.full(n, -1, dtype=np.int64)
     threshold = np.zeros(n, dtype=np.float64)

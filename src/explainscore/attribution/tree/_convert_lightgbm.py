@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ...exceptions import UnsupportedModelError
-from ._builder import EnsembleBuilder, bitset_from_categories
+from ._builder import EnsembleBuilder, bitset_from_categories, preorder
 from ._ensemble import (
     FLAG_CAT_SET_LEFT,
     FLAG_CATEGORICAL,
@@ -40,27 +40,18 @@ __all__ = ["convert_lightgbm"]
 
 def _flatten(root: dict[str, Any], name: str) -> dict[str, Any]:
     """Preorder arrays of one dumped tree (root first)."""
-    nodes: list[dict[str, Any]] = []
-    left: list[int] = []
-    right: list[int] = []
-    stack: list[tuple[dict[str, Any], int, bool]] = [(root, -1, False)]
-    while stack:
-        node, parent, is_right = stack.pop()
-        idx = len(nodes)
-        nodes.append(node)
-        left.append(-1)
-        right.append(-1)
-        if parent >= 0:
-            (right if is_right else left)[parent] = idx
+
+    def children(node: dict[str, Any]) -> tuple[Any, Any] | None:
         if "split_index" in node:
-            # Push right first so the left subtree is laid out next (preorder).
-            stack.append((node["right_child"], idx, True))
-            stack.append((node["left_child"], idx, False))
-        elif "leaf_coeff" in node:
+            return node["left_child"], node["right_child"]
+        if "leaf_coeff" in node:
             raise UnsupportedModelError(
                 f"{name} has linear trees (linear_tree=True), whose leaves are linear models; "
                 "the tree backend needs constant leaves."
             )
+        return None
+
+    nodes, left, right = preorder(root, children)
     n = len(nodes)
     feature = np.full(n, -1, dtype=np.int64)
     threshold = np.zeros(n, dtype=np.float64)
