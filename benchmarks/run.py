@@ -22,7 +22,14 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
-SUITE = ["bench_tree", "bench_interventional", "bench_kernel", "bench_service", "bench_audit"]
+SUITE = [
+    "bench_tree",
+    "bench_interventional",
+    "bench_kernel",
+    "bench_service",
+    "bench_audit",
+    "bench_paths",
+]
 
 
 def _versions() -> str:

@@ -53,6 +53,7 @@ FloatArray = npt.NDArray[np.float64]
 #: Tolerance of the build-time agreement check (float32 boosters round their scores).
 _AGREE = 1e-5
 _INF = math.inf
+_NAN = math.nan
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,8 @@ class FastLane:
 
     def accept(self, row: Any) -> tuple[list[Any], FloatArray] | None:
         """The row's cells and its model input (1, n), or None to leave it to the batch path."""
+        if type(row) is list and len(row) == 1 and isinstance(row[0], Mapping):
+            row = row[0]  # a list of one record, as JSON clients send a lead
         values: Any = row
         if type(row) is not np.ndarray:  # an array, the common case, is none of these
             if isinstance(row, pd.DataFrame | pd.Series):
@@ -245,6 +248,10 @@ class FastLane:
             return cells, x
         if self.codes is not None:
             return self._accept_coded(values)
+        if not isinstance(values, np.ndarray) and any(v is None for v in values):
+            # None is JSON's missing value: the same NaN the batch path reads it as (and
+            # reports as None below); text is still left to the batch path.
+            values = [_NAN if v is None else v for v in values]
         try:
             x = np.array(values, dtype=np.float64, ndmin=2)
         except (TypeError, ValueError):
@@ -253,9 +260,7 @@ class FastLane:
             return None
         if isinstance(values, np.ndarray) and values.dtype.kind not in "fiub":
             return None  # object arrays may hold text that float() would parse
-        if not isinstance(values, np.ndarray) and any(
-            isinstance(v, str | bytes) or v is None for v in values
-        ):
+        if not isinstance(values, np.ndarray) and any(isinstance(v, str | bytes) for v in values):
             return None  # the batch path parses text and reports it by column
         cells = x[0].tolist()
         # A sum of floats is finite only when every term is: the common, complete row is

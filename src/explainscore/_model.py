@@ -811,9 +811,10 @@ default="auto"
         """Score and explain one lead (a dict, a Series, a 1-row DataFrame or a 1-D array).
 
         For compiled tree models (bare, or behind a column-wise Pipeline such as one-hot
-        encoding and scaling) a plain row (dict, list or 1-D array) takes a fast path without
-        pandas, with the same numbers, checks and governance (review rules, audit log, review
-        queue); rows the fast path cannot vouch for use the batch path.
+        encoding and scaling) a row in any of these forms takes a fast path without pandas
+        validation, with the same numbers, checks and governance (review rules, audit log,
+        review queue); rows the fast path cannot vouch for (a kill switch engaged, a text
+        cell behind an encoder it cannot reproduce) use the batch path, with the same record.
         """
         fast = self._explain_fast(row, top_k=top_k)
         if fast is not None:
@@ -906,7 +907,6 @@ default="auto"
         _check_efficiency(result.values, result.base_values, outputs, engine.tolerance)
         names = [str(n) for n in self.feature_names_in_]
         writer = engine.writer
-        rows = [[plain_cell(v) for v in r] for r in frame.to_numpy(dtype=object)]
         actions: list[NextBestAction | None] = [None] * len(frame)
         if writer.config.next_best_action != "off":
             schema = engine.schema
@@ -918,20 +918,17 @@ default="auto"
                 score_rows=lambda rows_: engine.score_fn(schema.model_input(rows_)),
                 allowed=[n for n in names if n not in engine.hidden],
             )
-        composed = [
-            writer.compose(float(scores[i]), result.values[i], rows[i], actions[i])
-            for i in range(len(frame))
-        ]
-        rendered = [c.render(writer.config.max_length) for c in composed]
+        # All rows' reasons at once (the same text as ``writer.compose`` row by row).
+        reasons = writer.compose_batch(scores, result.values, frame, actions)
         target = _target_label(engine)
         return Explanations(
             scores=scores,
             outputs=outputs,
             base_values=result.base_values,
             attributions=result.values,
-            reasons=[text for text, _ in rendered],
-            bands=[c.band for c in composed],
-            reason_codes=[codes for _, codes in rendered],
+            reasons=reasons.reasons,
+            bands=reasons.bands,
+            reason_codes=reasons.codes,
             next_best_actions=actions,
             data=frame,
             exact=result.exact,
@@ -939,7 +936,7 @@ default="auto"
             rejected=rejected,
             std_errors=result.std_errors,
             display_names=writer.display_names,
-            composed=composed,
+            composed=reasons.composed,
             **self._batch_metadata(engine, k),
         )
 

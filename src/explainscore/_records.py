@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, SupportsIndex, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +30,16 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 Scalar = str | int | float | bool | None
+_T_co = TypeVar("_T_co", covariant=True)
+
+
+class Rows(Protocol[_T_co]):
+    """One item per row of a batch: a list, or a sequence that builds its items on access
+    (the reason codes of a batch composed in bulk)."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, i: SupportsIndex, /) -> _T_co: ...
+    def __iter__(self) -> Iterator[_T_co]: ...
 
 
 class FeatureAttribution(BaseModel):
@@ -200,7 +210,7 @@ class Explanations:
     output_space: Literal["log_odds", "probability", "raw", "margin", "response"]
     reasons: list[str]
     bands: list[str]
-    reason_codes: list[tuple[ReasonCode, ...]]
+    reason_codes: Rows[tuple[ReasonCode, ...]]
     next_best_actions: list[NextBestAction | None]
     data: pd.DataFrame
     explainer: str
@@ -221,7 +231,7 @@ class Explanations:
     #: Business names of the columns (catalog display names or humanized names).
     display_names: list[str] = field(default_factory=list)
     #: Per-row reason parts (``ComposedReason``), kept to re-render for other budgets.
-    composed: list[Any] = field(default_factory=list, repr=False)
+    composed: Rows[Any] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:
         return len(self.scores)

@@ -24,16 +24,36 @@ So before skops reads anything, :func:`load_model_file`
    ``ConstructorFromReduceNode``, ...) are refused outright (unless the caller passes
    ``trust=True``, which runs whatever the file holds);
 3. only then hands the same bytes (read once: no second read of a file that could have
-   changed) to skops with exactly the types it found, all of which are on the list.
+   changed) to skops' node loaders with exactly the types it found, all of which are on the
+   list.
+
+Which skops code builds the objects
+-----------------------------------
+``import skops.io`` builds skops' *default* trusted-type lists (``skops.io._trusted_types``:
+it imports every scikit-learn estimator and scans SciPy's and NumPy's ufuncs), about 1.3 s of
+a cold process, and skops adds those defaults to any ``trusted=`` list it is given. Neither is
+needed here: the walk above is the gate. So :func:`_loaders` runs skops' own, unchanged loader
+modules (``_audit``, ``_utils``, ``_general``, ``_numpy``, ``_scipy``; ``_sklearn`` only when
+the file holds a ``TreeNode`` or ``LossNode``) a second time under a private package name,
+with every default trusted list *empty* (the bit generators a ``RandomGeneratorNode`` may
+name are listed as skops lists them). skops' audit then trusts exactly the types the walk
+approved, and nothing by default: a second gate stricter than skops' own. The ``skops.io``
+package the rest of the process sees is not imported or changed; ``trust=True`` loads
+through it as before.
 
 Errors name the offending loader, type or limit; they never quote the file's content.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import io
 import json
 import re
+import sys
+import threading
+import types
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -282,15 +302,19 @@ def load_model_file(data: bytes, *, name: str, trust: bool, limits: Limits | Non
     with archive:
         _check_members(archive, name, limits, len(data))
         schema = _read_schema(archive, name, limits)
-    found = _check_nodes(schema, name, trust=trust)
-    sio = import_optional("skops.io", extra="skops", purpose="explainscore.load")
-    if trust:
-        try:
-            found = set(sio.get_untrusted_types(data=data))
-        except Exception as exc:
-            raise ModelFileError(f"{name} is not a readable skops file.") from exc
+    loaders: set[str] = set()
+    found = _check_nodes(schema, name, trust=trust, loaders=loaders)
     try:
-        return sio.loads(data, trusted=sorted(found))
+        if trust:
+            sio = import_optional("skops.io", extra="skops", purpose="explainscore.load")
+            try:
+                found = set(sio.get_untrusted_types(data=data))
+            except Exception as exc:
+                raise ModelFileError(f"{name} is not a readable skops file.") from exc
+            return sio.loads(data, trusted=sorted(found))
+        return _loads(data, trusted=sorted(found), sklearn_nodes=bool(loaders & _SKLEARN_LOADERS))
+    except ModelFileError:
+        raise
     except RecursionError as exc:
         raise ModelFileError(f"{name} nests its objects too deeply to be loaded.") from exc
     except Exception as exc:
@@ -422,10 +446,12 @@ def _nodes(schema: Any) -> Iterator[dict[str, Any]]:
             stack.extend(item)
 
 
-def _check_nodes(schema: dict[str, Any], name: str, *, trust: bool) -> set[str]:
-    """Refuse any node outside the allow-list; return the types the file builds."""
-    import_optional("skops.io", extra="skops", purpose="explainscore.load")
-    from skops.io._protocol import PROTOCOL
+def _check_nodes(
+    schema: dict[str, Any], name: str, *, trust: bool, loaders: set[str] | None = None
+) -> set[str]:
+    """Refuse any node outside the allow-list; return the types the file builds (and add the
+    loaders it names to ``loaders``)."""
+    PROTOCOL = _loaders(sklearn_nodes=False).protocol
 
     protocol = schema.get("protocol")
     if type(protocol) is not int or protocol != PROTOCOL:
@@ -442,6 +468,8 @@ def _check_nodes(schema: dict[str, Any], name: str, *, trust: bool) -> set[str]:
             continue
         if not (isinstance(loader, str) and isinstance(module, str) and isinstance(cls, str)):
             raise ModelFileError(f"{name} holds a malformed skops node.")
+        if loaders is not None:
+            loaders.add(loader)
         if trust:
             continue  # the caller vouches for the file; skops' own audit lists its types
         type_name = f"{module}.{cls}"
@@ -467,6 +495,107 @@ def _check_nodes(schema: dict[str, Any], name: str, *, trust: bool) -> set[str]:
             "(the CLI: --trust-pickle)."
         )
     return found
+
+
+# --- skops' loaders, without skops' default trusted types -----------------------------------
+
+#: The private package name skops' loader modules run under (see the module docstring).
+_PRIVATE = "explainscore._skops_loaders"
+#: Loaders defined in ``skops.io._sklearn`` (importing it imports sklearn.cluster, 0.35 s).
+_SKLEARN_LOADERS = frozenset({"TreeNode", "LossNode"})
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class _Loaders:
+    protocol: int
+    utils: types.ModuleType
+    audit: types.ModuleType
+
+
+def _loaders(*, sklearn_nodes: bool) -> _Loaders:
+    """skops' loader modules under :data:`_PRIVATE`, with empty default trusted lists.
+
+    Imported once per process (``skops.io._sklearn`` only once a file needs it). This reads
+    skops' internal module layout: a skops release that changes it is refused with a typed
+    error (fail closed), never loaded another way.
+    """
+    try:
+        return _private_loaders(sklearn_nodes=sklearn_nodes)
+    except (ImportError, AttributeError) as exc:
+        raise ModelFileError(
+            "The installed skops release is not one explainscore's safe loader knows "
+            f"({type(exc).__name__} in its loader modules). Install a skops release from the "
+            "range explainscore supports, or report the version."
+        ) from None
+
+
+def _private_loaders(*, sklearn_nodes: bool) -> _Loaders:
+    with _LOCK:
+        pkg = sys.modules.get(_PRIVATE)
+        if pkg is None:
+            import_optional("skops", extra="skops", purpose="explainscore.load")
+            spec = importlib.util.find_spec("skops.io")
+            if spec is None or not spec.submodule_search_locations:
+                raise ModelFileError("the installed skops has no skops.io package.")
+            pkg = types.ModuleType(_PRIVATE)
+            pkg.__path__ = list(spec.submodule_search_locations)
+            pkg.__package__ = _PRIVATE
+            sys.modules[_PRIVATE] = pkg
+            sys.modules[f"{_PRIVATE}._trusted_types"] = _empty_trusted_types()
+            audit = importlib.import_module(f"{_PRIVATE}._audit")
+            for part in ("_general", "_numpy", "_scipy"):
+                audit.NODE_TYPE_MAPPING.update(
+                    importlib.import_module(f"{_PRIVATE}.{part}").NODE_TYPE_MAPPING
+                )
+        audit = sys.modules[f"{_PRIVATE}._audit"]
+        if sklearn_nodes and f"{_PRIVATE}._sklearn" not in sys.modules:
+            audit.NODE_TYPE_MAPPING.update(
+                importlib.import_module(f"{_PRIVATE}._sklearn").NODE_TYPE_MAPPING
+            )
+        protocol = sys.modules[f"{_PRIVATE}._protocol"].PROTOCOL
+        return _Loaders(protocol=protocol, utils=sys.modules[f"{_PRIVATE}._utils"], audit=audit)
+
+
+def _empty_trusted_types() -> types.ModuleType:
+    """Stands in for ``skops.io._trusted_types`` in the private loaders: nothing is trusted
+    by default. Every name skops imports from it is an allow-list (a type is trusted when
+    listed), so an empty list only refuses more. The bit generators are listed the way
+    skops lists them (``RandomGeneratorNode`` accepts only those; explainscore's walk
+    narrows them further)."""
+    import numpy as np
+
+    module = types.ModuleType(f"{_PRIVATE}._trusted_types")
+    for list_name in (
+        "PRIMITIVE_TYPE_NAMES",
+        "CONTAINER_TYPE_NAMES",
+        "SKLEARN_ESTIMATOR_TYPE_NAMES",
+        "SKLEARN_INTERNAL_TYPE_NAMES",
+        "SCIPY_UFUNC_TYPE_NAMES",
+        "NUMPY_UFUNC_TYPE_NAMES",
+        "NUMPY_DTYPE_TYPE_NAMES",
+    ):
+        setattr(module, list_name, [])
+    module.NUMPY_RANDOM_BIT_GENERATOR_TYPE_NAMES = sorted(  # type: ignore[attr-defined]
+        f"numpy.random.{attr}"
+        for attr in dir(np.random)
+        if isinstance(obj := getattr(np.random, attr), type)
+        and issubclass(obj, np.random.BitGenerator)
+        and obj is not np.random.BitGenerator
+    )
+    return module
+
+
+def _loads(data: bytes, *, trusted: list[str], sklearn_nodes: bool) -> Any:
+    """``skops.io.loads(data, trusted=trusted)``, through the private loaders: the same
+    steps (read the schema, build the node tree, audit it, construct), with nothing trusted
+    beyond ``trusted``."""
+    loaders = _loaders(sklearn_nodes=sklearn_nodes)
+    with zipfile.ZipFile(io.BytesIO(data), "r") as zip_file:
+        schema, load_context = loaders.utils.read_schema(zip_file)
+        tree = loaders.audit.get_tree(schema, load_context, trusted=trusted)
+        loaders.audit.audit_tree(tree, trusted=trusted)
+        return tree.construct()
 
 
 def _listed(names: set[str]) -> str:

@@ -32,7 +32,10 @@ _WORKER_MODULES = (
     "explainscore.reasons._compose",
     "explainscore.attribution._tree",
 )
-_OPTIONAL_MODULES = ("skops.io", "xgboost", "lightgbm")
+_OPTIONAL_MODULES = ("xgboost", "lightgbm")
+#: What ``explainscore.load`` reads a skops file with: skops' loader modules, not the
+#: ``skops.io`` package (see ``explainscore._safe_skops``).
+_SKOPS_LOADERS = "skops loaders (explainscore._safe_skops)"
 
 #: The modules holding numba kernels.
 _KERNEL_MODULES = (
@@ -219,6 +222,13 @@ def warmup() -> WarmupReport:
         except ImportError:
             continue
         imported.append(name)
+    try:
+        from ._safe_skops import _loaders
+
+        _loaders(sklearn_nodes=True)
+        imported.append(_SKOPS_LOADERS)
+    except ImportError:
+        pass
     _run_kernels()
     kernels, hits, misses = _kernel_stats()
     return WarmupReport(

@@ -24,7 +24,7 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +35,11 @@ from ._config import ReasonConfig
 from ._format import format_number, format_value, special_text
 from ._locales import LOCALES, Locale
 from ._names import humanize
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ._bulk import BatchReasons
 
 __all__ = ["ComposedReason", "ReasonWriter", "reason_code_stem"]
 
@@ -224,6 +229,22 @@ class ReasonWriter:
             }
         )
         return code
+
+    # --- a batch ----------------------------------------------------------------------------
+
+    def compose_batch(
+        self,
+        scores: npt.NDArray[np.float64],
+        contributions: npt.NDArray[np.float64],
+        frame: pd.DataFrame,
+        actions: Sequence[NextBestAction | None],
+    ) -> BatchReasons:
+        """Every row's reason at once: ``reasons[i]``, ``bands[i]``, ``codes[i]`` and
+        ``composed[i]`` are what ``compose`` and ``render(max_length)`` give for row ``i``
+        (``frame`` holds the rows' raw values, in ``feature_names`` order)."""
+        from ._bulk import compose_batch
+
+        return compose_batch(self, scores, contributions, frame, actions)
 
     # --- one lead ---------------------------------------------------------------------------
 

@@ -33,7 +33,14 @@ import numpy.typing as npt
 
 from ...exceptions import ParameterError
 from ._ensemble import TreeEnsemble
-from ._mask_kernels import KIND_DIRECT, KIND_SUBSETS, KIND_VALUES, mask_parallel, mask_rows
+from ._mask_kernels import (
+    KIND_DIRECT,
+    KIND_SUBSETS,
+    KIND_VALUES,
+    mask_block,
+    mask_parallel,
+    mask_rows,
+)
 from ._plan_kernels import fill_tables, layout_trees, leaf_keep
 from ._shap_kernels import shap_parallel, shap_serial
 
@@ -357,6 +364,14 @@ class TreeShapCore:
         block = max(16, min(256, _BLOCK_BYTES // (8 * self._max_nodes)))
         # Give every thread at least one block, but keep blocks big enough to vectorise.
         block = max(16, min(block, -(-n // threads)))
+        if threads == 1:
+            # The same blocks in turn, without the parallel driver: a process that explains
+            # on one thread never compiles numba's parallel loop (tens of seconds on an
+            # empty cache); the values are the same (each block owns its columns).
+            plan, max_nodes, max_d = self._plan, self._max_nodes, self._max_d
+            for lo in range(0, n, block):
+                mask_block(XT, outT, lo, min(n, lo + block), plan, max_nodes, max_d)
+            return np.ascontiguousarray(outT.T)
         previous = numba.get_num_threads()
         numba.set_num_threads(threads)
         try:
