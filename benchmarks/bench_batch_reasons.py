@@ -19,7 +19,6 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -29,24 +28,13 @@ import xgboost as xgb  # noqa: E402
 from _timing import best_time, make_data  # noqa: E402
 
 from explainscore import ExplainedModel  # noqa: E402
-from explainscore._row_encoder import plain_cell  # noqa: E402
-from explainscore.reasons import _compose  # noqa: E402
+from explainscore.reasons import _bulk, _compose  # noqa: E402
 
 
 def per_row(self, scores, contributions, frame, actions):  # type: ignore[no-untyped-def]
-    """The composition ``_explain_frame`` did before bulk composition."""
-    rows = [[plain_cell(v) for v in r] for r in frame.to_numpy(dtype=object)]
-    composed = [
-        self.compose(float(scores[i]), contributions[i], rows[i], actions[i])
-        for i in range(len(frame))
-    ]
-    rendered = [c.render(self.config.max_length) for c in composed]
-    return SimpleNamespace(
-        reasons=[t for t, _ in rendered],
-        bands=[c.band for c in composed],
-        codes=[c for _, c in rendered],
-        composed=composed,
-    )
+    """The composition ``_explain_frame`` did before bulk composition (the per-row path the
+    bulk composer keeps for small batches)."""
+    return _bulk._per_row(self, scores, contributions, frame, actions)
 
 
 def measure(em, Xte, repeats):  # type: ignore[no-untyped-def]
