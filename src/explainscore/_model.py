@@ -646,11 +646,6 @@ default="auto"
         """The model's columns never named to a rep (hidden by the catalog or the policy)."""
         return self._ensure_built().hidden
 
-    def _policy_hidden(self) -> frozenset[str]:
-        """The model's hidden columns, as the policy's names resolved to them (and the
-        catalog's): what callers that predate ``_hidden_columns`` ask for."""
-        return self._hidden_columns()
-
     def _kill_state(self) -> KillState:
         """The kill switch every door obeys: the process-wide one (``EXPLAINSCORE_KILL_SWITCH``,
         the file named by ``EXPLAINSCORE_KILL_SWITCH_FILE``), then ``kill_switch``."""
@@ -1190,13 +1185,14 @@ def _probe_missing(schema: Schema, bg: pd.DataFrame, score_fn: OutputFn) -> Sche
     # which reads None as unknown) gets None. model_input then turns every missing form into
     # the one found here, so what was probed is what the model receives.
     everyone = {c.name: True for c in schema.columns}
-    if _accepts(schema.with_missing_allowed(everyone), probe, score_fn):
-        return schema.with_missing_allowed(everyone)
+    as_nan = schema.with_missing_allowed(everyone)
+    if _accepts(as_nan, probe, score_fn):
+        return as_nan
     allowed: dict[str, bool] = {}
     as_none: dict[str, bool] = {}
     for j, spec in enumerate(schema.columns):
         row = probe.iloc[[j]]
-        allowed[spec.name] = _accepts(schema.with_missing_allowed(everyone), row, score_fn)
+        allowed[spec.name] = _accepts(as_nan, row, score_fn)
         if not allowed[spec.name] and spec.kind == "categorical" and spec.categories is None:
             none = schema.with_missing_allowed(everyone, {spec.name: True})
             allowed[spec.name] = as_none[spec.name] = _accepts(none, row, score_fn)

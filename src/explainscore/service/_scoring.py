@@ -73,7 +73,7 @@ def kill_state(em: Any) -> Kill:
 def hidden_columns(em: Any) -> frozenset[str]:
     """The model's input columns hidden by its catalog or its policy (never named in HTTP)."""
     names = [str(c) for c in em.feature_names_in_]
-    hidden = set(em._engine().catalog.hidden()) | set(em._policy_hidden())
+    hidden = set(em._hidden_columns())  # the catalog's and the policy's, as resolved
     policy = em.policy
     is_hidden = getattr(policy, "is_hidden", None)
     if callable(is_hidden):  # the policy matches spellings (case, width, homoglyphs)
