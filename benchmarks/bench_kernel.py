@@ -1,312 +1,490 @@
-"""Model-agnostic explanations of one lead: explainscore's kernel vs shap's KernelExplainer.
+"""Model-agnostic Shapley values: explainscore's estimators against shap and shapiq, one lead.
 
-An MLPClassifier on 12 raw numeric features, probability space, one lead, the same 50
-background rows for every method, one thread (OMP / BLAS limited by the caller's environment).
+Every estimator solves the same game, the interventional game over the raw columns on the
+same 50 background rows, in probability space, one lead, one thread. Settings:
 
-* explainscore exact: all 2^12 coalitions x 50 rows; its values are the reference.
-* explainscore sampling (``estimator="sampling"``): stratified antithetic permutations, each
-  walked against one background row; budgets chosen to match shap's evaluation counts.
-* shap KernelExplainer at a sweep of ``nsamples`` (including its default 2 * 12 + 2048 and
-  4096 = 2^12), with its default ``l1_reg`` ("num_features(10)": the 10 largest features are
-  kept and the other two set to zero) and with ``l1_reg=False`` (plain regression).
+* ``mlp12``: an MLP on 12 columns; the reference is explainscore's exact enumeration.
+* ``mlp30``, ``svc30``, ``mlp60``: an MLP and an SVC (``probability=True``) on 30 columns, an
+  MLP on 60; the reference is explainscore's ``"permutation"`` estimator at a high budget
+  (its own standard error is reported beside it, and is below every error compared).
+
+Estimators: explainscore ``"permutation"`` at a sweep of ``n_evaluations``;
+shap's ``KernelExplainer`` at a sweep of ``nsamples`` (``l1_reg=False``, and on ``mlp12`` also
+its default ``l1_reg``); shapiq 1.4.1's KernelSHAP (paired), kADD-SHAP (order 2), SVARM,
+stratified and permutation samplers at a sweep of budgets, on a game that evaluates each
+coalition on every background row.
+
+**How evaluations are counted**: one evaluation is one model row (one coalition on one
+background row). shap's KernelExplainer evaluates each of its coalitions on all 50 rows:
+``nsamples x 50``. A shapiq budget counts values v(S); each v(S) here is the mean over the
+50 rows, so it costs 50 model rows: ``budget x 50``. explainscore's estimators count every
+row they score, f(background) and f(x) included (``KernelAttributor.n_evaluations_``).
 
 Each configuration runs with several seeds: its error is the median over seeds of the max
-|value - exact| over the 12 features, its time the best run. "Speedup at equal accuracy": for
-each shap configuration, explainscore's fastest configuration (sampled or exact) whose median
-max error is <= shap's, and the ratio of their times. explainscore is timed end to end
-(``ExplainedModel.explain``: input checks, the exactness check and the record, about 2-3 ms),
-shap on ``shap_values`` alone. shap's PermutationExplainer and LIME are timed for reference.
+|value - reference| over the columns, its time the best run (ExplainedModel.explain end to end
+for explainscore, ``shap_values`` / ``approximate`` for the anchors). "Evaluations at equal
+accuracy": for each anchor configuration, the evaluations explainscore's estimator needs for
+the same median max error, read off its own curve (log-log interpolation); the ratio is
+anchor / ours. The same for time on ``mlp12``.
 
 Usage: python benchmarks/bench_kernel.py [--quick]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
 import os
-import platform
-import time
-import warnings
-from pathlib import Path
 
-import numpy as np
-from _timing import best_time
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # one thread, before numpy is imported
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-FLOOR = 1e-5  # errors below this (shap at 4096 without l1_reg enumerates every coalition)
+N_BG = 50
+SHAPIQ = ("KernelSHAP", "kADDSHAP", "SVARM", "StratifiedSamplingSV", "PermutationSamplingSV")
 
 
-def _seeded_runs(
-    run, seeds: int, repeats: int, exact: np.ndarray
-) -> tuple[float, float, list[float]]:
-    """Best time (ms), median max error and the per-seed max errors of ``run(seed)``.
+def make_setting(name: str):
+    """Model, value function, background and lead of a setting."""
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.svm import SVC
 
-    The time is the best of the seeded runs and ``repeats`` more runs of seed 0: the cost
-    does not depend on the seed, and a shared machine makes single runs noisy.
-    """
-    times, errors = [], []
+    m = int(name[-2:])
+    rng = np.random.default_rng(0)
+    n = 3000 if name.startswith("mlp") else 400
+    X = rng.normal(size=(n, m))
+    logit = X[:, 0] * X[:, 1] - X[:, 2] + np.sin(X[:, 3]) + 0.5 * X[:, 4] * X[:, 5]
+    if m > 12:
+        logit = logit + X[:, 6:12] @ rng.normal(size=6) * 0.5 + 0.3 * X[:, 12] * X[:, 13]
+    y = (logit + rng.normal(size=n) > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # max_iter reached, SVC probability deprecation
+        if name.startswith("mlp"):
+            model = MLPClassifier(hidden_layer_sizes=(32, 16), max_iter=400, random_state=0)
+        else:
+            model = SVC(probability=True, random_state=0)
+        model.fit(X, y)
+
+    def f(a):
+        return model.predict_proba(a)[:, 1]
+
+    lead = X[[n - 1]] if m > 12 else X[[2000]]
+    return model, f, X[:N_BG], lead
+
+
+def run_seeds(run, seeds: int, reference: np.ndarray) -> dict:
+    """Median max error, best time (ms), per-seed errors and evaluations of ``run(seed)``."""
+    times, errors, extra = [], [], []
     for seed in range(seeds):
         t = time.perf_counter()
-        values = run(seed)
+        values, evaluations, std_errors = run(seed)
         times.append(time.perf_counter() - t)
-        errors.append(float(np.max(np.abs(values - exact))))
-    times.append(best_time(lambda: run(0), repeats))
-    return 1000 * min(times), float(np.median(errors)), errors
+        errors.append(float(np.max(np.abs(values - reference))))
+        if std_errors is not None:
+            inside = np.abs(values - reference) <= 2 * std_errors
+            extra.append(float(np.mean(inside)))
+    return {
+        "median_max_err": float(np.median(errors)),
+        "ms": 1000 * min(times),
+        "evaluations": int(evaluations),
+        "max_err_per_seed": errors,
+        "coverage_2se": float(np.mean(extra)) if extra else None,
+    }
+
+
+def ours(model, bg, lead, estimator: str, n_evaluations: int, seeds: int):
+    """explainscore end to end; each seed's explainer is built (and warmed) outside the timing."""
+    from explainscore import ExplainedModel
+
+    explainers = {}
+    for seed in range(seeds):
+        explainers[seed] = ExplainedModel(
+            model, background=bg, n_background=N_BG, method="kernel", random_state=seed,
+            method_options={"estimator": estimator, "n_evaluations": n_evaluations},
+        )  # fmt: skip
+        explainers[seed].explain(lead)
+
+    def run(seed):
+        batch = explainers[seed].explain(lead)
+        used = explainers[seed].engine_.attributor.n_evaluations_
+        return batch.attributions[0], int(used[0]), batch.std_errors[0]
+
+    return run
+
+
+def shap_kernel(f, bg, lead, nsamples: int, l1_reg: str):
+    import shap
+
+    explainer = shap.KernelExplainer(f, bg)
+    m = bg.shape[1]
+    extra = {} if l1_reg == "default" else {"l1_reg": False}
+
+    def run(seed):
+        np.random.seed(seed)  # noqa: NPY002  (shap samples with numpy's global generator)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            values = explainer.shap_values(lead, nsamples=nsamples, silent=True, **extra)
+        coalitions = min(nsamples, 2**m - 2)
+        # Each coalition on every background row, plus f(background) and f(x).
+        return np.asarray(values)[0], coalitions * N_BG + N_BG + 1, None
+
+    return run
+
+
+def shapiq_run(game_values, m: int, name: str, budget: int):
+    import shapiq.approximator as approximators
+
+    cls = getattr(approximators, name)
+    kwargs: dict = {}
+    if name in ("KernelSHAP", "kADDSHAP", "SVARM"):
+        kwargs["pairing_trick"] = True
+    if name == "kADDSHAP":
+        kwargs["max_order"] = 2
+
+    def run(seed):
+        calls = [0]
+
+        def game(Z):
+            Z = np.atleast_2d(np.asarray(Z, dtype=bool))
+            calls[0] += len(Z)
+            return game_values(Z)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            iv = cls(n=m, random_state=seed, **kwargs).approximate(budget, game)
+        return np.array([iv[(i,)] for i in range(m)]), calls[0] * N_BG, None
+
+    return run
+
+
+def needed(curve: list[dict], error: float) -> tuple[float | None, bool]:
+    """Evaluations ``curve`` needs for a median max error ``error`` (log-log interpolation).
+
+    Returns (evaluations, at_most): when even the curve's smallest budget is at least as
+    accurate, its evaluations are returned with ``at_most=True`` (the ratio is then a lower
+    bound); None when the curve never gets that accurate.
+    """
+    points = sorted((r["evaluations"], r["median_max_err"]) for r in curve)
+    evals = [float(n) for n, _ in points]
+    best = list(np.minimum.accumulate([e for _, e in points]))
+    if error >= best[0]:
+        return evals[0], True
+    for i in range(1, len(evals)):
+        if best[i] <= error < best[i - 1]:
+            w = np.log(best[i - 1] / error) / np.log(best[i - 1] / best[i])
+            return float(np.exp(np.log(evals[i - 1]) + w * np.log(evals[i] / evals[i - 1]))), False
+    return None, False
+
+
+def time_needed(curve: list[dict], error: float) -> float | None:
+    """Time (ms) ``curve`` needs for ``error``: its fastest configuration at least as accurate."""
+    ok = [r["ms"] for r in curve if r["median_max_err"] <= error]
+    return min(ok) if ok else None
+
+
+def run_setting(name: str, quick: bool) -> dict:
+    from explainscore.attribution.kernel._game import InterventionalGame
+
+    model, f, bg, lead = make_setting(name)
+    m = bg.shape[1]
+    seeds = 3 if quick or name.startswith("svc") else 5
+    game = InterventionalGame(f, bg, np.arange(m))
+    t0 = time.perf_counter()
+    if m <= 12:
+        from explainscore import ExplainedModel
+
+        em = ExplainedModel(model, background=bg, n_background=N_BG, method="kernel")
+        batch = em.explain(lead)
+        reference, ref_se = batch.attributions[0], 0.0
+        ref_note = "exact enumeration"
+    else:
+        from explainscore.attribution._base import ExplainContext
+        from explainscore.attribution._kernel import KernelAttributor
+
+        budget = (400_000 if name.startswith("svc") else 2_000_000) * (1 if quick else 2)
+        # Independent runs averaged: the reference's error falls as 1 / sqrt(runs), in memory
+        # one run needs.
+        runs = 1 if quick or name.startswith("svc") else 9
+        values, variances = [], []
+        for run in range(runs):
+            ctx = ExplainContext(
+                estimator=model, background=bg, groups=np.arange(m),
+                player_names=[str(j) for j in range(m)], output_space="probability",
+                target_class=1, value_function=f, random_state=12345 + run,
+                options={"estimator": "permutation", "n_evaluations": budget},
+            )  # fmt: skip
+            result = KernelAttributor(ctx).attribute(lead)
+            values.append(result.values[0])
+            variances.append(result.std_errors[0] ** 2)
+        reference = np.mean(values, axis=0)
+        ref_se = float(np.sqrt(np.sum(variances, axis=0)).max() / runs)
+        ref_note = f"permutation, {runs} x {budget:,} evaluations, max std error {ref_se:.1e}"
+    print(f"[{name}] reference ({ref_note}) in {time.perf_counter() - t0:.1f}s", flush=True)
+
+    def game_values(Z):
+        return game.coalition_values(lead, Z)[0]
+
+    scale = {12: 1, 30: 2, 60: 4}[m]
+    small = name.startswith("svc")
+    ours_budgets = [b * scale for b in (2_500, 5_000, 10_000, 20_000, 40_000, 80_000, 160_000)]
+    if quick:
+        ours_budgets = ours_budgets[::2]
+    anchor_budgets = [b * scale for b in (52, 104, 208, 416, 832, 1664)]
+    if m <= 12:
+        anchor_budgets.append(2 * m + 2048)
+    if quick:
+        anchor_budgets = anchor_budgets[1::2]
+    if small:
+        ours_budgets, anchor_budgets = ours_budgets[:-1], anchor_budgets[:-1]
+    curves: dict[str, list[dict]] = {}
+    for estimator in ("permutation",):
+        budgets = [b for b in ours_budgets if b >= 2 * N_BG * 2 * (m - 1) + N_BG + 1]
+        curves[f"explainscore {estimator}"] = [
+            run_seeds(ours(model, bg, lead, estimator, b, seeds), seeds, reference) for b in budgets
+        ]
+    l1s = ["False", "default"] if m <= 12 else ["False"]
+    for l1 in l1s:
+        label = "shap KernelExplainer" + ("" if l1 == "False" else " (default l1_reg)")
+        curves[label] = [
+            run_seeds(shap_kernel(f, bg, lead, ns, l1), seeds, reference) for ns in anchor_budgets
+        ]
+    for approximator in SHAPIQ:
+        budgets = [b for b in anchor_budgets if b < 2**m]
+        if approximator == "StratifiedSamplingSV":
+            budgets = budgets[:4]  # its Python loop per coalition makes larger budgets slow
+        curves[f"shapiq {approximator}"] = [
+            run_seeds(shapiq_run(game_values, m, approximator, b), seeds, reference)
+            for b in budgets
+        ]
+        print(f"[{name}] {approximator} done at {time.perf_counter() - t0:.0f}s", flush=True)
+    return {"setting": name, "features": m, "reference": ref_note, "reference_max_std_error": ref_se,
+            "seeds": seeds, "curves": curves}  # fmt: skip
+
+
+def ratios(result: dict, ours_key: str = "explainscore permutation") -> list[dict]:
+    """For each anchor configuration: evaluations (and time) ours needs at its accuracy."""
+    mine = result["curves"][ours_key]
+    rows = []
+    for label, curve in result["curves"].items():
+        if label.startswith("explainscore"):
+            continue
+        for r in curve:
+            need, at_most = needed(mine, r["median_max_err"])
+            t_need = time_needed(mine, r["median_max_err"])
+            rows.append({
+                "anchor": label, "anchor_evaluations": r["evaluations"],
+                "anchor_err": r["median_max_err"], "anchor_ms": r["ms"],
+                "ours_evaluations": need,
+                "eval_ratio": None if need is None else r["evaluations"] / need,
+                "lower_bound": at_most,
+                "ours_ms": t_need, "time_ratio": None if t_need is None else r["ms"] / t_need,
+            })  # fmt: skip
+    return rows
+
+
+def summary(result: dict, ours_key: str = "explainscore permutation") -> list[dict]:
+    """At each of our configurations: what each anchor needs for the same accuracy.
+
+    For each anchor, the evaluations it needs for our median max error, read off its own curve
+    (None when it never gets that accurate in the sweep: its ratio is then at least its
+    largest budget over ours, reported as a lower bound).
+    """
+    rows = []
+    for r in result["curves"][ours_key]:
+        row = {"evaluations": r["evaluations"], "err": r["median_max_err"], "ms": r["ms"]}
+        for label, curve in result["curves"].items():
+            if label.startswith("explainscore") or not curve:
+                continue
+            need, at_most = needed(curve, r["median_max_err"])
+            if need is None:
+                row[label] = (max(c["evaluations"] for c in curve) / r["evaluations"], "> ")
+            else:
+                row[label] = (need / r["evaluations"], "<= " if at_most else "")
+            t_need = time_needed(curve, r["median_max_err"])
+            row[label + " ms"] = None if t_need is None else t_need / r["ms"]
+        rows.append(row)
+    return rows
 
 
 def plot(result: dict, path: Path) -> None:
-    """Median max error against time per lead: explainscore's sampler, shap, and exact."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullFormatter
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    ours = result["ours_sampling"]
-    ax.plot([r["ms"] for r in ours], [max(r["median_max_err"], FLOOR) for r in ours], "o-",
-            color="#1b7f5b", label="explainscore sampling (stratified antithetic)")  # fmt: skip
-    styles = {"default": ("s-", "#777777"), "False": ("^--", "#b0b0b0")}
-    for l1, rows in result["shap_kernel"].items():
-        marker, color = styles[l1]
-        label = "shap KernelExplainer" + (" (defaults)" if l1 == "default" else " (l1_reg=False)")
-        ax.plot([r["ms"] for r in rows], [max(r["median_max_err"], FLOOR) for r in rows],
-                marker, color=color, label=label)  # fmt: skip
-    ax.axvline(result["explainscore_exact_ms"], color="#1b7f5b", ls=":",
-               label=f"explainscore exact ({result['explainscore_exact_ms']:.0f} ms, error 0)")  # fmt: skip
-    ax.set(xscale="log", yscale="log", xlabel="ms per lead (best run)",
-           ylabel="max |error| vs exact (median over seeds)")  # fmt: skip
-    ax.xaxis.set_minor_formatter(NullFormatter())  # log-scale minor labels overlap
-    ax.yaxis.set_minor_formatter(NullFormatter())
-    ticks = [t for t in (2, 3, 5, 10, 20, 30, 50, 100, 200) if t <= 1.5 * ax.get_xlim()[1]]
-    ax.set_xticks(ticks, [str(t) for t in ticks])
-    ax.set_title(f"MLP, {result['features']} raw columns, one lead (errors < {FLOOR:g} drawn at it)",
-                 fontsize=9)  # fmt: skip
-    ax.legend(fontsize=7)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    styles = {"explainscore permutation": ("o-", "#1b7f5b", 2.2)}
+    palette = ["#555555", "#999999", "#c0392b", "#e67e22", "#8e44ad", "#2980b9", "#7f8c8d"]
+    others = [k for k in result["curves"] if k not in styles]
+    for i, k in enumerate(others):
+        styles[k] = ("s:" if "shap " in k else "^-", palette[i % len(palette)], 1.0)
+    for ax, x_key, x_label in ((axes[0], "evaluations", "model evaluations (model rows) per lead"),
+                               (axes[1], "ms", "ms per lead (best run)")):  # fmt: skip
+        for label, curve in result["curves"].items():
+            if not curve:
+                continue
+            marker, color, width = styles[label]
+            ax.plot([r[x_key] for r in curve], [r["median_max_err"] for r in curve], marker,
+                    color=color, lw=width, ms=4, label=label)  # fmt: skip
+        ax.set(xscale="log", yscale="log", xlabel=x_label,
+               ylabel="max |error| vs reference (median over seeds)")  # fmt: skip
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"{result['setting']}: {result['features']} raw columns, 50 background rows, "
+                 f"reference: {result['reference']}", fontsize=9)  # fmt: skip
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def best_shapiq(row: dict, keys: list[str], short: dict[str, str]) -> str:
+    """The fewest evaluations any shapiq approximator needs, as a multiple of ours.
+
+    Approximators that never got as accurate only bound their own need from below, so the
+    best is given as a range when one of those bounds is below the best measured multiple.
+    """
+    if not keys:
+        return ""
+    measured = {k: row[k][0] for k in keys if row[k][1] != "> "}
+    bounds = [row[k][0] for k in keys if row[k][1] == "> "]
+    if not measured:
+        return f"> {min(bounds):.1f}x"
+    best = min(measured, key=lambda k: measured[k])
+    prefix = row[best][1]
+    if bounds and min(bounds) < measured[best]:
+        return f"{min(bounds):.1f}-{measured[best]:.1f}x ({short[best]} measured)"
+    return f"{prefix}{measured[best]:.1f}x ({short[best]})"
+
+
+def _fmt(value, spec: str, empty: str = "") -> str:
+    return empty if value is None else format(value, spec)
+
+
+def report(results: list[dict], machine: str, versions: str) -> str:
+    lines = [
+        "# Model-agnostic: explainscore's estimators against shap and shapiq, one lead",
+        "",
+        f"Machine: {machine}; {versions}. One thread. One evaluation = one model row: shap's "
+        "KernelExplainer costs nsamples x 50 rows, a shapiq budget of B values v(S) costs "
+        "B x 50 rows (each v(S) is the mean over the 50 background rows), explainscore counts "
+        "every row it scores. Error: median over seeds of the max |error| over the columns; "
+        "time: best run per lead (explainscore end to end through `ExplainedModel.explain`). "
+        "`python benchmarks/bench_kernel.py`: 5 seeds per configuration (3 on the SVC); "
+        "`--quick` runs mlp12 and mlp30 with 3 seeds and fewer budgets.",
+        "",
+    ]
+    for res in results:
+        lines += [f"### {res['setting']}: {res['features']} columns (reference: {res['reference']})",
+                  "", f"Plot: `benchmarks/results/kernel_{res['setting']}.png`.", "",
+                  "| estimator | evaluations | median max error | ms | 2-SE coverage |",
+                  "|---|---:|---:|---:|---:|"]  # fmt: skip
+        for label, curve in res["curves"].items():
+            for r in curve:
+                cov = _fmt(r["coverage_2se"], ".2f")
+                lines.append(f"| {label} | {r['evaluations']:,} | {r['median_max_err']:.1e} | "
+                             f"{r['ms']:.1f} | {cov} |")  # fmt: skip
+        anchors = [
+            k for k in res["curves"] if not k.startswith("explainscore") and res["curves"][k]
+        ]
+        short = {k: k.replace("shap KernelExplainer", "KernelExplainer").replace("shapiq ", "")
+                 for k in anchors}  # fmt: skip
+        lines += ["", "At each explainscore `permutation` budget: evaluations each anchor needs "
+                  "for the same median max error, as a multiple of ours (interpolated on the "
+                  "anchor's curve; `>` when the anchor never got that accurate in its sweep: "
+                  "its largest budget over ours; `<=` when its smallest budget was already "
+                  "more accurate). Best shapiq = the smallest multiple over the "
+                  "five shapiq approximators.", "",
+                  "| ours: evaluations | error | " + " | ".join(short[k] for k in anchors)
+                  + " | best shapiq |", "|---:|---:|" + "---:|" * (len(anchors) + 1)]  # fmt: skip
+        for row in summary(res):
+            cells = []
+            for k in anchors:
+                ratio, bound = row[k]
+                cells.append(f"{bound}{ratio:.1f}x")
+            shapiq_keys = [k for k in anchors if k.startswith("shapiq")]
+            lines.append(
+                f"| {row['evaluations']:,} | {row['err']:.1e} | " + " | ".join(cells)
+                + f" | {best_shapiq(row, shapiq_keys, short)} |"
+            )  # fmt: skip
+        lines += ["", "Evaluations (and, where ours reaches it, time) explainscore `permutation` "
+                  "needs for each anchor configuration's accuracy:", "",
+                  "| anchor | its evaluations | its error | its ms | ours: evaluations | ratio "
+                  "| ours: ms | time ratio |", "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for r in res["ratios"]:
+            lines.append(
+                f"| {r['anchor']} | {r['anchor_evaluations']:,} | {r['anchor_err']:.1e} | "
+                f"{r['anchor_ms']:.1f} | {_fmt(r['ours_evaluations'], ',.0f', 'beyond')} | "
+                f"{'>= ' if r['lower_bound'] else ''}{_fmt(r['eval_ratio'], '.1f', '-')}x | {_fmt(r['ours_ms'], '.1f', '-')} | "
+                f"{_fmt(r['time_ratio'], '.1f', '-')}x |"
+            )
+        lines.append("")
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--settings", default="mlp12,mlp30,svc30,mlp60")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite kernel.md from kernel.json"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep other settings in kernel.json")
     args = parser.parse_args()
-    seeds = 5 if args.quick else 11
-    repeats = 5 if args.quick else 9
+    if args.report_only:
+        from importlib.metadata import version
+
+        import shap
+
+        results = json.loads((RESULTS / "kernel.json").read_text())
+        for res in results:
+            res["ratios"] = ratios(res)
+            plot(res, RESULTS / f"kernel_{res['setting']}.png")
+        machine = f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+        text = report(results, machine, f"shap {shap.__version__}, shapiq {version('shapiq')}")
+        (RESULTS / "kernel.md").write_text(text)
+        print(text)
+        return
+    from importlib.metadata import version
 
     import shap
-    from sklearn.neural_network import MLPClassifier
-
-    from explainscore import ExplainedModel
+    import shapiq  # noqa: F401
 
     logging.getLogger("shap").setLevel(logging.ERROR)
-    rng = np.random.default_rng(0)
-    n, m = 3000, 12
-    X = rng.normal(size=(n, m))
-    logit = X[:, 0] * X[:, 1] - X[:, 2] + np.sin(X[:, 3]) + 0.5 * X[:, 4] * X[:, 5]
-    y = (logit + rng.normal(size=n) > 0).astype(int)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the MLP stops at max_iter; that is fine here
-        model = MLPClassifier(hidden_layer_sizes=(32, 16), max_iter=400, random_state=0).fit(X, y)
-    n_bg = 50
-    bg = X[:n_bg]
-    lead = X[[2000]]
-
-    def f(a):
-        return model.predict_proba(a)[:, 1]
-
-    em = ExplainedModel(model, background=bg, n_background=n_bg)
-    em.explain(lead)  # build once (schema, probes), as a service would at start-up
-    t_exact = best_time(lambda: em.explain(lead), repeats)
-    exact_batch = em.explain(lead)
-    exact = exact_batch.attributions[0]
-    efficiency_error = float(
-        abs(exact_batch.base_values[0] + exact.sum() - model.predict_proba(lead)[0, 1])
-    )
-
-    # shap's KernelExplainer: nsamples sweep (default = 2M + 2048), both l1_reg settings.
-    shap_default_n = 2 * m + 2048
-    shap_ns = [104, 208, 416, 832, 1664, shap_default_n, 4096]
-    kernel = shap.KernelExplainer(f, bg)
-    shap_rows: dict[str, list[dict]] = {"default": [], "False": []}
-    for l1 in ("default", "False"):
-        extra = {} if l1 == "default" else {"l1_reg": False}
-        for ns in shap_ns:
-
-            def run_shap(seed, ns=ns, extra=extra):
-                # shap samples coalitions with numpy's global generator.
-                np.random.seed(seed)  # noqa: NPY002
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    values = kernel.shap_values(lead, nsamples=ns, silent=True, **extra)
-                return np.asarray(values)[0]
-
-            ms, err, errs = _seeded_runs(run_shap, seeds, repeats, exact)
-            coalitions = min(ns, 2**m - 2)
-            shap_rows[l1].append(
-                {"nsamples": ns, "evaluations": coalitions * n_bg, "ms": ms,
-                 "median_max_err": err, "max_err_per_seed": errs}
-            )  # fmt: skip
-
-    # explainscore's sampler: budgets at shap's evaluation counts (n_samples walks of M - 1
-    # evaluations each), the smallest allowed (two antithetic pairs per background row) and a
-    # few in between, so that "fastest at equal accuracy" is not decided by a coarse grid.
-    matched = {round(ns * n_bg / (m - 1)): ns for ns in shap_ns}
-    budgets = sorted({4 * n_bg, 2700, 5300, *matched})
-    ours_rows = []
-    for n_samples in budgets:
-        explainers = {
-            seed: ExplainedModel(
-                model, background=bg, n_background=n_bg, method="kernel", random_state=seed,
-                method_options={"estimator": "sampling", "n_samples": n_samples},
-            )
-            for seed in range(seeds)
-        }  # fmt: skip
-        std_errors = {}
-        for seed, explainer in explainers.items():
-            # Set up outside the timing, as for the exact run; the values do not change.
-            std_errors[seed] = float(explainer.explain(lead).std_errors[0].max())
-
-        def run_ours(seed, explainers=explainers):
-            return explainers[seed].explain(lead).attributions[0]
-
-        ms, err, errs = _seeded_runs(run_ours, seeds, repeats, exact)
-        ours_rows.append(
-            {"n_samples": n_samples, "evaluations": n_samples * (m - 1) + 1, "ms": ms,
-             "median_max_err": err, "max_err_per_seed": errs,
-             "median_max_std_error": float(np.median(list(std_errors.values())))}
-        )  # fmt: skip
-
-    perm = shap.PermutationExplainer(f, shap.maskers.Independent(bg, max_samples=n_bg))
-    t_perm = best_time(lambda: perm(lead, max_evals=2 * m * n_bg + 1, silent=True), 1)
-    t_lime = float("nan")
-    try:
-        from lime.lime_tabular import LimeTabularExplainer
-
-        lime = LimeTabularExplainer(bg, mode="regression", discretize_continuous=False,
-                                    random_state=0)  # fmt: skip
-        t_lime = best_time(
-            lambda: lime.explain_instance(lead[0], f, num_features=m, num_samples=5000),
-            max(1, repeats // 2),
-        )
-    except ImportError:
-        pass
-
-    # Equal accuracy: for each shap configuration, our fastest configuration at least as
-    # accurate (the exact enumeration, error 0, always qualifies).
-    candidates = [("exact", 1000 * t_exact, 0.0)] + [
-        (f"sampling, n_samples={r['n_samples']}", r["ms"], r["median_max_err"]) for r in ours_rows
-    ]
-    equal = []
-    for l1, rows in shap_rows.items():
-        for r in rows:
-            ok = [c for c in candidates if c[2] <= r["median_max_err"]]
-            name, ms, err = min(ok, key=lambda c: c[1])
-            equal.append(
-                {"shap_l1_reg": l1, "shap_nsamples": r["nsamples"], "shap_ms": r["ms"],
-                 "shap_median_max_err": r["median_max_err"], "ours": name, "ours_ms": ms,
-                 "ours_median_max_err": err, "speedup": r["ms"] / ms}
-            )  # fmt: skip
-
-    def headline(l1: str, ns: int) -> dict:
-        return next(e for e in equal if e["shap_l1_reg"] == l1 and e["shap_nsamples"] == ns)
-
-    result = {
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
-        "shap": shap.__version__,
-        "features": m,
-        "background_rows": n_bg,
-        "seeds": seeds,
-        "explainscore_exact_ms": 1000 * t_exact,
-        "efficiency_error": efficiency_error,
-        "shap_permutation_ms": 1000 * t_perm,
-        "lime_5000_ms": 1000 * t_lime,
-        "ours_sampling": ours_rows,
-        "shap_kernel": shap_rows,
-        "equal_accuracy": equal,
-        "speedup_at_equal_accuracy_shap_default": headline("default", shap_default_n)["speedup"],
-        "speedup_at_equal_accuracy_shap_4096": headline("default", 4096)["speedup"],
-    }
+    names = args.settings.split(",")
+    if args.quick:
+        names = [n for n in names if n in ("mlp12", "mlp30")]
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "kernel.json").write_text(json.dumps(result, indent=1))
-    plot(result, RESULTS / "kernel.png")
-    plot(result, RESULTS.parent.parent / "docs" / "img" / "kernel_benchmark.png")
-
-    shap_default = {r["nsamples"]: r for r in shap_rows["default"]}
-    lines = [
-        "# Model-agnostic: one lead, MLP, 12 raw features, probability space",
-        "",
-        f"Machine: {result['machine']}; shap {result['shap']}; {seeds} seeds per "
-        "configuration (error: median over seeds of the max |error| over the 12 features; "
-        "time: best run). explainscore is timed end to end (`ExplainedModel.explain`), shap on "
-        "`shap_values`.",
-        "",
-        "| method | time per lead (ms) | max error vs exact |",
-        "|---|---:|---:|",
-        f"| explainscore kernel, exact (4096 coalitions x 50 rows) | {1000 * t_exact:.1f} | 0 |",
-        f"| shap KernelExplainer, defaults (nsamples {shap_default_n}) | "
-        f"{shap_default[shap_default_n]['ms']:.1f} | {shap_default[shap_default_n]['median_max_err']:.1e} |",
-        f"| shap KernelExplainer, defaults, nsamples 4096 | {shap_default[4096]['ms']:.1f} | "
-        f"{shap_default[4096]['median_max_err']:.1e} |",
-        f"| shap PermutationExplainer | {1000 * t_perm:.1f} | |",
-        f"| LIME (5,000 samples, not Shapley values) | {1000 * t_lime:.1f} | |",
-        "",
-        f"explainscore efficiency error (exact) = {efficiency_error:.1e}. shap's default "
-        "`l1_reg='num_features(10)'` keeps 10 of the 12 features and sets the others to zero, "
-        "so its error cannot fall below the largest dropped value, whatever nsamples.",
-        "",
-        "explainscore's sampler against shap's KernelExplainer at equal model-evaluation "
-        "counts where a shap column is filled (shap evaluates each coalition on all 50 rows; "
-        "explainscore walks each sampled permutation against one row, 11 evaluations):",
-        "",
-        "| evaluations | explainscore n_samples | ms | max error | max std error "
-        "| shap nsamples | shap ms | shap max error | shap (l1_reg=False) ms | max error |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    by_ns = {l1: {r["nsamples"]: r for r in rows} for l1, rows in shap_rows.items()}
-    for r in ours_rows:
-        ns = matched.get(r["n_samples"])
-        shap_cells = "| | | | | |"
-        if ns is not None:
-            sd, sf = by_ns["default"][ns], by_ns["False"][ns]
-            shap_cells = (
-                f"| {ns} | {sd['ms']:.1f} | {sd['median_max_err']:.1e} | {sf['ms']:.1f} | "
-                f"{sf['median_max_err']:.1e} |"
-            )
-        lines.append(
-            f"| {r['evaluations']:,} | {r['n_samples']} | {r['ms']:.1f} | "
-            f"{r['median_max_err']:.1e} | {r['median_max_std_error']:.1e} {shap_cells}"
+    store = RESULTS / "kernel.json"
+    # Settings already measured in the same mode are kept: a run can add or redo some.
+    kept = json.loads(store.read_text()) if store.exists() and args.keep else []
+    results = [r for r in kept if r["setting"] not in names]
+    for name in names:
+        res = run_setting(name, args.quick)
+        res["ratios"] = ratios(res)
+        results.append(res)
+        plot(res, RESULTS / f"kernel_{name}.png")
+        store.write_text(json.dumps(results, indent=1))
+    order = ["mlp12", "mlp30", "svc30", "mlp60"]
+    results.sort(key=lambda r: order.index(r["setting"]) if r["setting"] in order else 99)
+    machine = f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+    versions = f"shap {shap.__version__}, shapiq {version('shapiq')}"
+    store.write_text(json.dumps(results, indent=1))
+    main_plot = RESULTS / "kernel_mlp12.png"
+    if main_plot.exists():
+        (RESULTS / "kernel.png").write_bytes(main_plot.read_bytes())
+        (RESULTS.parent.parent / "docs" / "img" / "kernel_benchmark.png").write_bytes(
+            main_plot.read_bytes()
         )
-    lines += [
-        "",
-        "Speedup at equal accuracy: for each shap configuration, explainscore's fastest "
-        "configuration with a median max error at most shap's:",
-        "",
-        "| shap l1_reg | shap nsamples | shap ms | shap max error | explainscore | ms "
-        "| max error | speedup |",
-        "|---|---:|---:|---:|---|---:|---:|---:|",
-    ]
-    for e in equal:
-        l1 = "default" if e["shap_l1_reg"] == "default" else "False"
-        lines.append(
-            f"| {l1} | {e['shap_nsamples']} | {e['shap_ms']:.1f} | "
-            f"{e['shap_median_max_err']:.1e} | {e['ours']} | {e['ours_ms']:.1f} | "
-            f"{e['ours_median_max_err']:.1e} | {e['speedup']:.1f}x |"
-        )
-    d, d4 = headline("default", shap_default_n), headline("default", 4096)
-    f_d, f_4 = headline("False", shap_default_n), headline("False", 4096)
-    lines += [
-        "",
-        f"Headline, shap with its defaults: **{d['speedup']:.1f}x** at its default nsamples "
-        f"({shap_default_n}) and **{d4['speedup']:.1f}x** at 4096; against shap with "
-        f"`l1_reg=False`: {f_d['speedup']:.1f}x and {f_4['speedup']:.1f}x.",
-        "",
-    ]
-    (RESULTS / "kernel.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    text = report(results, machine, versions)
+    (RESULTS / "kernel.md").write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":

@@ -37,3 +37,28 @@ def small_classification_data(
     if y.min() == y.max():
         y[0] = 1 - y[0]
     return X, y
+
+
+def _text_without_surrogates() -> st.SearchStrategy[str]:
+    return st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
+
+
+def json_values(*, max_leaves: int = 30) -> st.SearchStrategy[object]:
+    """Values the audit log can encode: finite floats of every magnitude, ints a double
+    holds, any Unicode text (no lone surrogates), nested lists and str-keyed dicts."""
+    leaves = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**53) + 1, 2**53 - 1),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.floats(-1e-3, 1e-3, allow_nan=False),  # the tiny values attributions take
+        _text_without_surrogates(),
+    )
+    return st.recursive(
+        leaves,
+        lambda children: st.one_of(
+            st.lists(children, max_size=5),
+            st.dictionaries(_text_without_surrogates(), children, max_size=5),
+        ),
+        max_leaves=max_leaves,
+    )

@@ -19,11 +19,6 @@ switch stops a run before it starts or between chunks.
 
 from __future__ import annotations
 
-import contextlib
-import gzip
-import io
-import os
-import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -34,8 +29,10 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
+from ._atomic_files import FrameWriter, write_atomically
 from ._csv_reader import CsvRows, ParseProblem, grid_of, replace_undecodable, rows_to_frame
 from ._inputs import HIDDEN
+from ._progress import Console, Progress
 from .exceptions import (
     ColumnTypeError,
     InputError,
@@ -67,6 +64,24 @@ class FileSummary:
     seconds: float
     output: Path
     rejects: Path
+    #: Missing values read in the numeric columns of explained rows, by column as it may be
+    #: shown (hidden columns pooled under one name).
+    missing_cells: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def missing_note(self) -> str | None:
+        """The notice that missing numeric cells were explained as missing, or None."""
+        total = sum(self.missing_cells.values())
+        if not total:
+            return None
+        parts = sorted(self.missing_cells.items(), key=lambda kv: (-kv[1], kv[0]))
+        shown = ", ".join(f"{name!r}: {n:,}" for name, n in parts[:5])
+        more = f" and {len(parts) - 5} more column(s)" if len(parts) > 5 else ""
+        return (
+            f"{total:,} empty (or NA) cell(s) in numeric columns were read as missing values "
+            f"and explained as such ({shown}{more}); the model treats a missing value as it "
+            "learned to. If a blank means zero in this file, fill it before running."
+        )
 
     @property
     def line(self) -> str:
@@ -201,117 +216,6 @@ class _Rules:
         return HIDDEN, f"{HIDDEN} holds a value the model cannot take"
 
 
-# --- atomic outputs ------------------------------------------------------------------------
-
-
-class _Temporary:
-    """A new file beside ``final``, renamed over it by :meth:`commit` or removed by
-    :meth:`discard`. Its name is unique (pid and random), so concurrent runs never meet."""
-
-    def __init__(self, final: Path) -> None:
-        self.final = final
-        folder = final.parent if str(final.parent) else Path(".")
-        if not folder.is_dir():
-            raise FileNotFoundError(2, "No such directory", str(folder))
-        while True:
-            name = f".{final.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
-            self.path = folder / name
-            try:
-                # O_EXCL: never reuse or follow an existing file; the mode is the usual one
-                # (0666 less the umask), as the final file would have had.
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            except FileExistsError:
-                continue
-            break
-        self.handle: io.BufferedWriter | None = os.fdopen(fd, "wb")
-
-    def commit(self) -> None:
-        if self.handle is not None:
-            self.handle.flush()
-            os.fsync(self.handle.fileno())
-            self.handle.close()
-            self.handle = None
-        os.replace(self.path, self.final)
-        with contextlib.suppress(OSError):  # best effort: make the rename itself durable
-            dir_fd = os.open(self.final.parent if str(self.final.parent) else ".", os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-
-    def discard(self) -> None:
-        if self.handle is not None:
-            with contextlib.suppress(OSError):
-                self.handle.close()
-            self.handle = None
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary renamed over it on success."""
-    tmp = _Temporary(path)
-    try:
-        assert tmp.handle is not None
-        tmp.handle.write(text.encode("utf-8"))
-        tmp.commit()
-    except BaseException:
-        tmp.discard()
-        raise
-
-
-class _Writer:
-    """Appends frames to a CSV or Parquet temporary, chunk by chunk; commit renames it."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.kind = _kind(path)
-        self._tmp = _Temporary(path)
-        self._text: io.TextIOWrapper | None = None
-        self._gzip: gzip.GzipFile | None = None
-        self._parquet: Any = None
-        self.started = False
-
-    def write(self, frame: pd.DataFrame) -> None:
-        if self.kind == "csv":
-            if self._text is None:
-                raw: Any = self._tmp.handle
-                if self.path.suffix.lower() == ".gz":
-                    self._gzip = gzip.GzipFile(fileobj=raw, mode="wb")
-                    raw = self._gzip
-                self._text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-            frame.to_csv(self._text, header=not self.started, index=False, lineterminator="\n")
-        else:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            if self._parquet is None:
-                self._parquet = pq.ParquetWriter(self._tmp.handle, table.schema)
-            self._parquet.write_table(table.cast(self._parquet.schema))
-        self.started = True
-
-    def commit(self, empty: pd.DataFrame) -> None:
-        if not self.started:
-            self.write(empty)
-        if self._text is not None:
-            self._text.flush()
-            self._text.detach()  # keep the file open for the fsync in commit
-        if self._gzip is not None:
-            self._gzip.close()  # writes the gzip trailer; the file itself stays open
-        if self._parquet is not None:
-            self._parquet.close()
-        self._tmp.commit()
-
-    def discard(self) -> None:
-        # Close the layers first, so that nothing flushes into a closed file later.
-        for layer in (self._parquet, self._text, self._gzip):
-            if layer is not None:
-                with contextlib.suppress(Exception):
-                    layer.close()
-        self._tmp.discard()
-
-
 # --- reading -------------------------------------------------------------------------------
 
 
@@ -337,9 +241,23 @@ class _CsvSource:
         self.rows = CsvRows(path, sep=sep, chunk_size=chunk_size)
         self.columns = list(self.rows.header)
         self.has_lines = True
+        # Progress is bytes read against the file's size: counting the rows first would
+        # read the file twice. (A .gz file: compressed bytes against its compressed size.)
+        self.total = path.stat().st_size
+        self.in_bytes = True
 
     def close(self) -> None:
         self.rows.close()
+
+    def position(self, rows: int) -> int:
+        """How far into the file the reader is, in bytes (read-ahead included)."""
+        handle: Any = getattr(self.rows, "_file", None)
+        raw = getattr(getattr(handle, "buffer", None), "fileobj", None)  # gzip: the file below
+        raw = raw if raw is not None else getattr(handle, "buffer", None)
+        try:
+            return int(raw.tell()) if raw is not None else 0
+        except (OSError, ValueError):
+            return 0
 
     def chunks(
         self, numeric: list[str], text: list[str], ids: Sequence[str], kept: list[int]
@@ -372,9 +290,15 @@ class _ParquetSource:
         self.columns = [str(n) for n in self._file.schema_arrow.names]
         self.chunk_size = chunk_size
         self.has_lines = False
+        self.total = int(self._file.metadata.num_rows)
+        self.in_bytes = False
 
     def close(self) -> None:
         self._file.close()
+
+    def position(self, rows: int) -> int:
+        """Rows read so far (the unit of ``total``)."""
+        return rows
 
     def chunks(
         self, numeric: list[str], text: list[str], ids: Sequence[str], kept: list[int]
@@ -456,24 +380,6 @@ def read_frame(
 
 
 # --- the run -------------------------------------------------------------------------------
-
-
-class _Progress:
-    def __init__(self, stream: TextIO, enabled: bool) -> None:
-        self.stream = stream
-        self.enabled = enabled
-        self.start = time.perf_counter()
-
-    def update(self, rows: int) -> None:
-        if not self.enabled:
-            return
-        elapsed = max(time.perf_counter() - self.start, 1e-9)
-        self.stream.write(f"\r{rows:,} rows  {rows / elapsed:,.0f} rows/s")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
 
 
 @dataclass
@@ -586,13 +492,17 @@ def explain_file(
     sep: str = ",",
     progress: bool | None = None,
     stream: TextIO | None = None,
+    console: Console | None = None,
 ) -> FileSummary:
     """Explain every row of ``input_path`` into ``output_path`` and the rejects file.
 
     Messages speak the command line's language (``--id-column``, ``--chunk-size``): this is
-    the ``explainscore explain`` command's engine.
+    the ``explainscore explain`` command's engine. ``progress`` (default: whether ``stream``
+    is a terminal) draws a bar on ``stream``; ``console`` carries the ``-q``/``-v`` level
+    (quiet: no bar and no notes; verbose: the stages and their timings too).
     """
     stream = sys.stderr if stream is None else stream
+    console = Console(stream=stream) if console is None else console
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ParameterError(
             f"The --chunk-size option must be an int >= 1. Got {chunk_size!r} instead."
@@ -614,12 +524,24 @@ def explain_file(
     numeric = [c.name for c in engine.schema.columns if c.kind == "numeric"]
     text = [c.name for c in engine.schema.columns if c.kind != "numeric"]
     source = _open_source(input_path, sep=sep, chunk_size=chunk_size)
+    kind = "rows" if not source.in_bytes else "bytes"
+    console.stage(
+        f"reading {input_path.name} ({source.total:,} {kind}) in chunks of {chunk_size:,}"
+    )
+    shown = (stream.isatty() if progress is None else progress) and not console.quiet
+    bar = Progress(stream, enabled=shown, total=source.total, in_bytes=source.in_bytes)
     try:
-        return _run(explained, engine, rules, source, input_path, output_path, rejects_path,
-                    names=names, numeric=numeric, text=text, id_columns=id_columns,
-                    crm_fields=crm_fields, stream=stream, progress=progress)  # fmt: skip
+        summary = _run(explained, engine, rules, source, input_path, output_path,
+                       rejects_path, names=names, numeric=numeric, text=text,
+                       id_columns=id_columns, crm_fields=crm_fields, bar=bar,
+                       console=console)  # fmt: skip
     finally:
+        bar.close()
         source.close()
+    note = summary.missing_note
+    if note is not None:
+        console.note(note)
+    return summary
 
 
 def _run(
@@ -636,8 +558,8 @@ def _run(
     text: list[str],
     id_columns: tuple[str, ...],
     crm_fields: str,
-    stream: TextIO,
-    progress: bool | None,
+    bar: Progress,
+    console: Console,
 ) -> FileSummary:
     columns = source.columns
     rules.refuse_blocked(columns, input_path.name)
@@ -654,13 +576,15 @@ def _run(
     aligned_only = len(kept) != len(columns)
     width = len(columns)
     with_lines = source.has_lines
-    out = _Writer(output_path)
+    out = FrameWriter(output_path, _kind(output_path))
     try:
-        rej = _Writer(rejects_path)
+        rej = FrameWriter(rejects_path, _kind(rejects_path))
     except BaseException:
         out.discard()
         raise
-    bar = _Progress(stream, stream.isatty() if progress is None else progress)
+    # Missing values in the numeric columns of explained rows: told once, counted.
+    used_numeric = [n for n in names if n in set(numeric)]
+    missing = np.zeros(len(used_numeric), dtype=np.int64)
     rows = explained_n = rejected_n = 0
     start = time.perf_counter()
     columns_out: list[str] = []
@@ -680,6 +604,9 @@ def _run(
                         raise _paused_error(_kill_source(explained) or "the kill switch",
                                             started=True)  # fmt: skip
                     table = _output_table(batch, chunk.ids, id_columns, crm_fields)
+                    if used_numeric:
+                        cells = chunk.frame.loc[table.index, used_numeric]
+                        missing += cells.isna().to_numpy().sum(axis=0)
                     out.write(table)
                     columns_out = list(table.columns)
                     explained_n += len(table)
@@ -690,7 +617,8 @@ def _run(
                 rej.write(rejects.frame(kept_names, with_lines))
                 rejected_n += len(rejects.positions)
             rows += chunk.count
-            bar.update(rows)
+            bar.update(rows, source.position(rows))
+            console.stage(f"{rows:,} rows read, {explained_n:,} explained, {rejected_n:,} rejected")
         if explained_n + rejected_n != rows:  # an invariant, checked loudly
             raise RuntimeError(
                 f"{rows} rows read but {explained_n} explained and {rejected_n} rejected"
@@ -700,11 +628,15 @@ def _run(
         # The rejects file first, the output last: a complete output means a complete run.
         rej.commit(pd.DataFrame(columns=empty_rejects))
         out.commit(pd.DataFrame(columns=columns_out or ["row"]))
+        console.stage(f"wrote {rejects_path.name} and {output_path.name}")
     except BaseException:
         out.discard()
         rej.discard()
         raise
-    finally:
-        bar.close()
+    by_column: dict[str, int] = {}
+    for name, n in zip(used_numeric, missing.tolist(), strict=True):
+        if n:
+            shown = rules.shown(name)
+            by_column[shown] = by_column.get(shown, 0) + int(n)
     return FileSummary(rows, explained_n, rejected_n, time.perf_counter() - start,
-                       output_path, rejects_path)  # fmt: skip
+                       output_path, rejects_path, by_column)  # fmt: skip

@@ -118,7 +118,7 @@ class CategoryCodes:
         """The column as the model is handed it: the training dtype, with an unseen
         category as missing (validation has refused it first where the library does)."""
         pos = np.maximum(self.positions(values), -1)
-        cat = pd.Categorical.from_codes(pos, dtype=self.dtype)
+        cat = pd.Categorical.from_codes(pos, dtype=self.dtype)  # type: ignore[arg-type]
         return pd.Series(cat, index=values.index, name=values.name)
 
     def code_column(self, values: pd.Series[Any]) -> FloatArray:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from .reasons._catalog import Catalog
     from .reasons._compose import ReasonWriter
 
-__all__ = ["FastLane"]
+__all__ = ["FastLane", "LaneSlot"]
 
 FloatArray = npt.NDArray[np.float64]
 #: Tolerance of the build-time agreement check (float32 boosters round their scores).
@@ -543,3 +544,37 @@ def _score_link(
 
 def _sigmoid(m: FloatArray) -> FloatArray:
     return np.asarray(1.0 / (1.0 + np.exp(-m)), dtype=np.float64)
+
+
+class LaneSlot:
+    """The lane of one fitted model, built on first use.
+
+    Building a lane checks it against the model on the background rows (its scores, and
+    behind a Pipeline its compiled preprocessing against the transformers' own), which
+    costs about half a second on the bank Pipeline. A process that only explains batches
+    (the CLI over a file, a Spark task) never needs it. Concurrent first callers (the
+    sidecar's threads) build it once.
+    """
+
+    __slots__ = ("_build", "_lane", "_lock")
+
+    def __init__(self, build: Callable[[], FastLane | None] | None) -> None:
+        self._build = build
+        self._lane: FastLane | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def none(cls) -> LaneSlot:
+        """A slot for a model that has no lane."""
+        return cls(None)
+
+    def get(self) -> FastLane | None:
+        """The lane (built now if this is the first call), or None."""
+        if self._build is None:
+            return self._lane
+        with self._lock:
+            build = self._build
+            if build is not None:
+                self._lane = build()
+                self._build = None  # the closure holds the background frame: let it go
+        return self._lane

@@ -365,7 +365,7 @@ class Schema:
             if not copied:
                 frame, copied = frame.copy(), True
             token = None if c.missing_as_none else np.nan
-            frame[c.name] = column.astype(object).where(~missing, token)
+            frame[c.name] = column.astype(object).where(~missing, token)  # type: ignore[arg-type]
         return frame
 
     @property

@@ -23,7 +23,8 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 
 from ._adapters import adapt_model
 from ._categories import native_categories
-from ._fast_lane import FastLane
+from ._estimator_repr import shown_params
+from ._fast_lane import FastLane, LaneSlot
 from ._fingerprint import model_fingerprint
 from ._inputs import Schema
 from ._labels_only import check_has_score
@@ -73,7 +74,7 @@ from .governance._review import InputProfile, ReviewQueue, ReviewRules, review_r
 from .reasons._actions import next_best_actions
 from .reasons._catalog import Catalog, as_catalog
 from .reasons._compose import ReasonWriter
-from .reasons._config import ReasonConfig
+from .reasons._config import ReasonConfig, ScoreBands
 
 __all__ = ["ExplainedModel"]
 
@@ -111,6 +112,8 @@ _FITTED = (
     "model_fingerprint_",
     "signed_off_",
     "input_profile_",
+    "score_bands_",
+    "_default_bands",
 )
 
 
@@ -135,12 +138,18 @@ class _Engine:
     writer: ReasonWriter
     catalog: Catalog
     version: str
-    #: The single-lead fast path, when the model allows one (see ``_fast_lane``).
-    lane: FastLane | None = None
+    #: Builds the single-lead fast path on first use (see ``_fast_lane``): a process that
+    #: only explains batches (the CLI, a Spark task) never pays for its checks.
+    lane_slot: LaneSlot = field(default_factory=LaneSlot.none)
     #: Record fields fixed by the engine (see ``_lead_fields``), for the fast path.
     lead_fields: Mapping[str, Any] = field(default_factory=dict)
     #: The model's columns never named to a rep (catalog or policy, any spelling).
     hidden: frozenset[str] = frozenset()
+
+    @property
+    def lane(self) -> FastLane | None:
+        """The single-lead fast path, or None when the model allows none."""
+        return self.lane_slot.get()
 
 
 class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
@@ -244,6 +253,14 @@ default="auto"
         The background rows in use.
     model_fingerprint_ : str
         SHA-256 fingerprint of ``model_``.
+    score_bands_ : ScoreBands
+        The score bands reasons are written with: ``reasons.bands`` when given, else derived
+        from the model's scores of its training rows at :meth:`fit` (of the background rows
+        given, for a prefit model), by :meth:`ScoreBands.from_scores
+        <explainscore.ScoreBands.from_scores>`: for a classifier Medium from the base rate
+        and High from twice it; for other outputs High from the 80th percentile and Medium
+        from the median. They are kept until the next ``fit``, saved in bundles and written
+        on model cards.
     """
 
     def __init__(
@@ -306,6 +323,21 @@ default="auto"
         tags.input_tags = inner.input_tags
         tags.target_tags = inner.target_tags
         return tags
+
+    def __repr__(self, N_CHAR_MAX: int = 700) -> str:
+        # scikit-learn's repr with each changed parameter, but data (a background frame, a
+        # catalog) by its shape: printing a model must not print leads.
+        return str(BaseEstimator.__repr__(self._shown(), N_CHAR_MAX))
+
+    def _get_params_html(self, *args: Any, **kwargs: Any) -> Any:
+        # The parameter table of the notebook display, with the same stand-ins as __repr__.
+        return BaseEstimator._get_params_html(self._shown(), *args, **kwargs)
+
+    def _shown(self) -> ExplainedModel:
+        """A parameters-only copy whose data values are short stand-ins (never fitted)."""
+        shown = object.__new__(type(self))
+        shown.__dict__.update(shown_params(self.get_params(deep=False)))
+        return shown
 
     def __getstate__(self) -> dict[str, Any]:
         # The engine holds closures over the model; it is derived state, rebuilt on load.
@@ -385,7 +417,8 @@ default="auto"
         model_X = frame if isinstance(X, pd.DataFrame) else np.asarray(X)
         model.fit(model_X, y, **fit_params)
         source = frame if self.background is None else self.background
-        self._build(model, source)
+        # Score bands come from the training scores, whatever the background rows are.
+        self._build(model, source, band_rows=frame)
         return self
 
     def _ensure_built(self) -> _Engine:
@@ -411,6 +444,7 @@ default="auto"
         *,
         fingerprint: str,
         reference: FileReference | None = None,
+        default_bands: ScoreBands | None = None,
     ) -> None:
         """Prepare a model loaded by :func:`explainscore.load`.
 
@@ -423,6 +457,8 @@ default="auto"
         """
         self._check_params()
         self._file_reference = None if reference is None else (reference, background)
+        if default_bands is not None:
+            self._default_bands = default_bands  # as saved: kept, not re-derived
         self._build(model, background, fingerprint=fingerprint)
 
     def _saved_reference(self, background_source: Any) -> FileReference | None:
@@ -482,6 +518,7 @@ default="auto"
         *,
         fingerprint: str | None = None,
         verified: bool = False,
+        band_rows: Any = None,
     ) -> None:
         names = _raw_names(model, background_source)
         if self.policy is not None:
@@ -499,6 +536,7 @@ default="auto"
         # (for a model loaded from a bundle: as saved, see _build_from_file).
         saved = self._saved_reference(background_source)
         self.input_profile_ = InputProfile.of(bg_frame) if saved is None else saved.profile
+        all_rows = bg_frame
         if len(bg_frame) > self.n_background:
             rng = np.random.default_rng(self.random_state)
             pick = np.sort(rng.choice(len(bg_frame), size=self.n_background, replace=False))
@@ -568,6 +606,17 @@ default="auto"
         )
         attributor = backend.build(context)
         config = self.reasons or ReasonConfig()
+        probability = kind.is_classifier and kind.has_proba
+        default_bands: ScoreBands | None = self.__dict__.get("_default_bands")
+        if default_bands is None or band_rows is not None:
+            # Derived once, at fit (or at the first explanation of a prefit model), and kept
+            # when the model is rebuilt (set_params, unpickling, load) on fewer rows.
+            rows = all_rows
+            if band_rows is not None and band_rows is not background_source:
+                rows = schema.to_frame(_background_frame(band_rows, names), where="fit")
+            default_bands = _bands_from_rows(rows, schema, score_fn, probability, self.random_state)
+        bands = config.bands if config.bands is not None else default_bands
+        config = config.model_copy(update={"bands": bands})
         raw_scale = 1.0
         if space in SPREAD_SCALED and saved is not None and saved.raw_scale is not None:
             raw_scale = saved.raw_scale
@@ -578,7 +627,7 @@ default="auto"
             config=config,
             feature_names=names,
             output_space=space,
-            probability=kind.is_classifier and kind.has_proba,
+            probability=probability,
             raw_scale=raw_scale,
             hidden=hidden,
         )
@@ -598,6 +647,8 @@ default="auto"
             )
         self.model_ = model
         self.background_ = bg_frame
+        self._default_bands = default_bands
+        self.score_bands_ = bands
         self.feature_names_in_ = np.asarray(names, dtype=object)
         self.n_features_in_ = len(names)
         self.method_ = backend.name
@@ -622,22 +673,26 @@ default="auto"
             version=self.model_version or self.model_fingerprint_.split(":")[1][:12],
             hidden=hidden,
         )
+        # Bound now: the lane is built later, from this fit's values.
+        tolerance, categories = self.engine_.tolerance, self.input_profile_.categories
         self.engine_ = replace(
             self.engine_,
-            lane=FastLane.build(
-                attributor=attributor,
-                structure=structure,
-                kind=kind,
-                schema=schema,
-                target_index=target_index,
-                writer=writer,
-                catalog=catalog,
-                allowed=[n for n in names if n not in hidden],
-                background=bg_frame,
-                score_fn=score_fn,
-                output_fn=output_fn,
-                tolerance=self.engine_.tolerance,
-                categories=self.input_profile_.categories,
+            lane_slot=LaneSlot(
+                lambda: FastLane.build(
+                    attributor=attributor,
+                    structure=structure,
+                    kind=kind,
+                    schema=schema,
+                    target_index=target_index,
+                    writer=writer,
+                    catalog=catalog,
+                    allowed=[n for n in names if n not in hidden],
+                    background=bg_frame,
+                    score_fn=score_fn,
+                    output_fn=output_fn,
+                    tolerance=tolerance,
+                    categories=categories,
+                )
             ),
             lead_fields=_lead_fields(self.engine_),
         )
@@ -893,11 +948,7 @@ default="auto"
             attr_in = _model_space(engine.structure, engine.schema, frame)
         else:
             attr_in = _raw_array(frame, engine.schema)
-        if engine.final_fns is not None:
-            scores, outputs = engine.final_fns[0](attr_in), engine.final_fns[1](attr_in)
-        else:
-            model_in = engine.schema.model_input(frame)
-            scores, outputs = engine.score_fn(model_in), engine.output_fn(model_in)
+        scores, outputs = _library_scores(engine, frame, attr_in)
         result = engine.attributor.attribute(attr_in)
         _check_efficiency(result.values, result.base_values, outputs, engine.tolerance)
         names = [str(n) for n in self.feature_names_in_]
@@ -932,6 +983,7 @@ default="auto"
             std_errors=result.std_errors,
             display_names=writer.display_names,
             composed=reasons.composed,
+            reason_writer=writer,
             **self._batch_metadata(engine, k),
         )
 
@@ -1057,6 +1109,22 @@ def _transformed_names(structure: ModelStructure) -> list[str]:
         return [str(n) for n in pre.get_feature_names_out()]
     except Exception:
         return []
+
+
+#: Training rows scored to derive the default score bands, at most (a sample beyond): the
+#: mean and quantiles of 100,000 scores are stable to well under the 4 decimals kept.
+_MAX_BAND_ROWS = 100_000
+
+
+def _bands_from_rows(
+    rows: pd.DataFrame, schema: Schema, score_fn: OutputFn, probability: bool, seed: int
+) -> ScoreBands:
+    """Default High / Medium / Low cut-offs from the model's scores of ``rows``."""
+    if len(rows) > _MAX_BAND_ROWS:
+        rng = np.random.default_rng(seed)
+        rows = rows.iloc[np.sort(rng.choice(len(rows), size=_MAX_BAND_ROWS, replace=False))]
+    scores = np.asarray(score_fn(schema.model_input(rows)), dtype=np.float64)
+    return ScoreBands.from_scores(scores, probability=probability)
 
 
 def _check_fitted(model: Any) -> None:
@@ -1294,6 +1362,14 @@ def _overflow(rows: list[int]) -> InputError:
         f"{shown}, 0-based positions): some values are too large for the model's arithmetic. "
         "Clip or rescale those values to the range the model was trained on."
     )
+
+
+def _library_scores(engine: _Engine, frame: pd.DataFrame, attr_in: Any) -> tuple[Any, Any]:
+    """Scores and explained outputs of rows from the model's own methods."""
+    if engine.final_fns is not None:
+        return engine.final_fns[0](attr_in), engine.final_fns[1](attr_in)
+    model_in = engine.schema.model_input(frame)
+    return engine.score_fn(model_in), engine.output_fn(model_in)
 
 
 def _not_exact(n_bad: int, worst: int, err: float, bound: float) -> ExplanationError:

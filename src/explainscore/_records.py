@@ -135,11 +135,29 @@ class LeadExplanation(BaseModel):
     def needs_review(self) -> bool:
         return bool(self.review_reasons)
 
-    def plot(self) -> Any:
-        """A signed bar chart of the principal factors (matplotlib Figure; extra ``plots``)."""
+    def __repr__(self) -> str:
+        # A summary: the field dump would run to dozens of lines in a log or a notebook.
+        return _lead_repr(self)
+
+    __str__ = __repr__
+
+    def plot(self, *, space: str = "auto") -> Any:
+        """The walk from a typical lead's score to this one's (Figure; extra ``plots``).
+
+        See :func:`explainscore.plots.plot_lead`.
+        """
         from .plots import plot_lead
 
-        return plot_lead(self)
+        return plot_lead(self, space=space)
+
+    def to_shap(self) -> Any:
+        """This record as a one-lead ``shap.Explanation`` (its factors and the rest pooled).
+
+        See :func:`explainscore._shap_interop.lead_to_shap`.
+        """
+        from ._shap_interop import lead_to_shap
+
+        return lead_to_shap(self)
 
     def to_html(self) -> str:
         """A self-contained HTML lead card (reason, codes, next best action, chart)."""
@@ -232,6 +250,9 @@ class Explanations:
     display_names: list[str] = field(default_factory=list)
     #: Per-row reason parts (``ComposedReason``), kept to re-render for other budgets.
     composed: Rows[Any] = field(default_factory=list, repr=False)
+    #: The ``ReasonWriter`` that wrote the reasons: pictures and ``to_shap`` format values
+    #: with it (catalog labels, units, locale) exactly as the reasons do.
+    reason_writer: Any = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -371,17 +392,53 @@ class Explanations:
 
         return crm_frame(self, fields)
 
-    def plot_summary(self) -> Any:
-        """Mean |effect| per column, a beeswarm of effects and scores by band (a Figure)."""
+    def plot_summary(self, *, space: str = "auto", max_display: int = 12) -> Any:
+        """Size of each factor, a value-coloured beeswarm and scores by band (a Figure).
+
+        See :func:`explainscore.plots.plot_summary`.
+        """
         from .plots import plot_summary
 
-        return plot_summary(self)
+        return plot_summary(self, space=space, max_display=max_display)
+
+    def plot_dependence(self, feature: str, *, space: str = "auto") -> Any:
+        """How one column's value moves scores (a Figure).
+
+        See :func:`explainscore.plots.plot_dependence`.
+        """
+        from .plots import plot_dependence
+
+        return plot_dependence(self, feature, space=space)
+
+    def to_shap(self) -> Any:
+        """The batch as a ``shap.Explanation`` with business names (hidden columns pooled).
+
+        See :func:`explainscore._shap_interop.batch_to_shap`.
+        """
+        from ._shap_interop import batch_to_shap
+
+        return batch_to_shap(self)
 
     def rejected_frame(self) -> pd.DataFrame:
         """The rejected rows as a frame with ``row``, ``column`` and ``problem``."""
         return pd.DataFrame(
             [r.model_dump() for r in self.rejected], columns=["row", "column", "problem"]
         )
+
+
+def _lead_repr(record: LeadExplanation) -> str:
+    """``LeadExplanation(score=0.041, band='Low', top factors: Contact channel -0.78, ...)``:
+    shown factors only (a record never holds a hidden column)."""
+    if record.status != "ok":
+        return f"LeadExplanation(status={record.status!r}, model_version={record.model_version!r})"
+    factors = ", ".join(
+        f"{a.display_name or a.feature} {a.contribution:+.2f}" for a in record.attributions
+    )
+    return (
+        f"LeadExplanation(score={record.score:.3f}, band={record.band!r}, "
+        f"top factors ({record.output_space}): {factors or 'none'}, "
+        f"explainer={record.explainer!r})"
+    )
 
 
 def rejected_rows(problems: dict[int, RowProblem]) -> list[RejectedRow]:

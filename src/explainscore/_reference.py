@@ -218,7 +218,8 @@ def _is_bool(dtype: str) -> bool:
 def _typed(col: pd.Series[Any], spec: ColumnDoc) -> pd.Series[Any]:
     """A column of stored cells in its saved dtype (numbers, booleans) or as text."""
     if spec.kind == "categorical":
-        return col.astype(object).where(col.notna(), None)
+        text: pd.Series = col.astype(object).where(col.notna(), None)  # type: ignore[call-overload]
+        return text
     if _is_bool(spec.dtype):
         return col.astype(bool)
     values = pd.to_numeric(col, errors="raise").astype(np.float64)

@@ -156,7 +156,7 @@ def _deep_ensemble(n_features: int) -> Any:
     )
 
 
-def _run_kernels() -> None:
+def _run_kernels(*, threads: tuple[int, ...] = (1, 2)) -> None:
     import numpy as np
 
     from .attribution.tree import InterventionalTreeCore, TreeShapCore
@@ -174,20 +174,21 @@ def _run_kernels() -> None:
             core = TreeShapCore(ens, groups=g, memory_budget=budget)
             core.values_and_output(rows[:1])  # one lead
             core.shap_values(rows[:3])  # a few rows, row by row
-            core.shap_values(rows, n_threads=1)  # a batch, in blocks
-            core.shap_values(rows, n_threads=2)
+            for n in threads:  # a batch, in blocks (n = 2: numba's parallel driver)
+                core.shap_values(rows, n_threads=n)
     for space in ("probability", "margin"):
         icore = InterventionalTreeCore(ens, background, groups=groups, output_space=space)
         icore.values_and_output(rows[:1])
         icore.shap_values(rows[:3])
-        icore.shap_values(rows, n_threads=2)
+        for n in threads:
+            icore.shap_values(rows, n_threads=n)
         icore.predict(rows[:3])
     deep = _deep_ensemble(66)
     deep_rows = rng.normal(size=(130, 66))
     dcore = TreeShapCore(deep)
     dcore.values_and_output(deep_rows[:1])
-    dcore.shap_values(deep_rows, n_threads=1)
-    dcore.shap_values(deep_rows, n_threads=2)
+    for n in threads:
+        dcore.shap_values(deep_rows, n_threads=n)
 
 
 def _kernel_stats() -> tuple[dict[str, int], int, int]:
@@ -207,8 +208,13 @@ def _kernel_stats() -> tuple[dict[str, int], int, int]:
     return kernels, hits, misses
 
 
-def warmup() -> WarmupReport:
-    """Import what a worker needs and compile (or load from the cache) every kernel."""
+def warmup(*, parallel: bool = True) -> WarmupReport:
+    """Import what a worker needs and compile (or load from the cache) every kernel.
+
+    ``parallel=False`` leaves out the kernels that run on numba's threads: running one
+    starts numba's thread pool, after which a process must not fork (the Spark daemon of
+    ``explainscore._spark_daemon`` forks its workers). They are then compiled on first use.
+    """
     from ._numba_cache import cache_dir, kernel_cache
 
     start = time.perf_counter()
@@ -229,7 +235,7 @@ def warmup() -> WarmupReport:
         imported.append(_SKOPS_LOADERS)
     except ImportError:
         pass
-    _run_kernels()
+    _run_kernels(threads=(1, 2) if parallel else (1,))
     kernels, hits, misses = _kernel_stats()
     return WarmupReport(
         cache_dir=cache_dir(),

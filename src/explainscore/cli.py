@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 a user error (bad input, model, parameter, refused model); 2 a usage
 error (unknown command or option). Errors go to stderr on one line; ``--debug`` shows the
-traceback.
+traceback. ``-q`` leaves only errors (and the data a command exists to print); ``-v`` adds
+stage timings on stderr.
 """
 
 from __future__ import annotations
@@ -28,16 +29,40 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _console(args: argparse.Namespace) -> Any:
+    """The run's one Console (stage times count from the first call)."""
+    from ._progress import Console
+
+    console = getattr(args, "console", None)
+    if console is None:
+        console = args.console = Console(_verbosity(args))
+    return console
+
+
+def _verbosity(args: argparse.Namespace) -> int:
+    return int(getattr(args, "verbosity", 0) or 0)
+
+
+def _say(args: argparse.Namespace, line: str) -> None:
+    """A command's closing summary on stdout, unless ``-q``."""
+    if _verbosity(args) >= 0:
+        print(line)
+
+
 def _load(args: argparse.Namespace, **overrides: Any) -> Any:
     from .io import load
 
-    return load(
+    console = _console(args)
+    console.stage(f"loading the model from {args.model}")
+    em = load(
         args.model,
         trust=args.trust_pickle,
         require_sign_off=not args.allow_unsigned,
         trusted_keys=getattr(args, "trusted_keys", None),
         **overrides,
     )
+    console.stage("model loaded and checked")
+    return em
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -67,8 +92,9 @@ def _explain(args: argparse.Namespace) -> int:
             id_columns=tuple(args.id_column),
             crm_fields=args.crm,
             sep=args.sep,
+            console=_console(args),
         )
-    print(summary.line)
+    _say(args, summary.line)
     return 0
 
 
@@ -155,7 +181,11 @@ def _card(args: argparse.Namespace) -> int:
     target = Path(args.model) / "card.json"
     card.save(target)
     signed = "signed by the owner's key" if owner_key is not None else "no owner key"
-    print(f"wrote {target} for {card.model_fingerprint} ({signed})")
+    _say(
+        args,
+        f"wrote {target} for {card.model_fingerprint} ({signed}); next, a second "
+        f"person approves it with 'explainscore sign-off {args.model} --key KEY'",
+    )
     return 0
 
 
@@ -166,8 +196,9 @@ def _sign_off(args: argparse.Namespace) -> int:
 
     path = Path(args.model) / "card.json"
     if not path.exists():
-        print(f"explainscore: error: {path} does not exist; run 'explainscore card' first",
-              file=sys.stderr)  # fmt: skip
+        print(f"explainscore: error: {path} does not exist; the model's owner writes it "
+              f"first with 'explainscore card {args.model} --name NAME --intended-use TEXT "
+              "--owner-key OWNER.key'", file=sys.stderr)  # fmt: skip
         return 1
     card = ModelCard.load(path)
     key = load_signing_key(args.key, passphrase=_passphrase(args))
@@ -176,11 +207,12 @@ def _sign_off(args: argparse.Namespace) -> int:
     if on_disk != card.model_fingerprint:
         raise NotSignedOffError(
             f"explainscore sign-off refused: the model at {args.model} ({on_disk[:19]}...) is "
-            "not the one its card describes; run 'explainscore card' again first."
+            f"not the one its card describes; run 'explainscore card {args.model} ...' again "
+            "first."
         )
     card = sign_off(card, key=key, note=args.note)
     card.save(path)
-    print(f"{key.identity} (key {key.key_id[:16]}...) signed off {card.model_fingerprint}")
+    _say(args, f"{key.identity} (key {key.key_id[:16]}...) signed off {card.model_fingerprint}")
     return 0
 
 
@@ -195,8 +227,9 @@ def _keys_create(args: argparse.Namespace) -> int:
     out = Path(args.out)
     key = generate_key(args.identity)
     pub = key.save(out, passphrase=_passphrase(args))
-    print(f"wrote {out} (private: keep it to yourself) and {pub} (public: give it to whoever "
-          f"keeps the trusted keyring); key id {key.key_id}")  # fmt: skip
+    _say(args, f"wrote {out} (private: keep it to yourself) and {pub} (public: give it to "
+               f"whoever keeps the trusted keyring, who runs 'explainscore keys trust KEYRING "
+               f"{pub}'); key id {key.key_id}")  # fmt: skip
     return 0
 
 
@@ -206,7 +239,7 @@ def _keys_trust(args: argparse.Namespace) -> int:
     ring = Keyring.load_or_new(args.keyring)
     entry = ring.trust(PublicKey.load(args.public_key))
     ring.save()
-    print(f"trusted key {entry.key_id} for {_printable(entry.identity)} in {args.keyring}")
+    _say(args, f"trusted key {entry.key_id} for {_printable(entry.identity)} in {args.keyring}")
     return 0
 
 
@@ -216,7 +249,7 @@ def _keys_revoke(args: argparse.Namespace) -> int:
     ring = Keyring.load(args.keyring)
     entry = ring.revoke(args.key_id, reason=args.reason)
     ring.save()
-    print(f"revoked key {entry.key_id} of {_printable(entry.identity)} at {entry.revoked_at}")
+    _say(args, f"revoked key {entry.key_id} of {_printable(entry.identity)} at {entry.revoked_at}")
     return 0
 
 
@@ -271,8 +304,8 @@ def _fairness(args: argparse.Namespace) -> int:
     write_atomically(out, text)
     flagged = [g for g in report.groups if g.four_fifths_flag]
     skipped = len(frame) - len(batch) + unread
-    print(f"wrote {out}: {len(batch):,} leads ({skipped:,} rows could not be used), "
-          f"{len(flagged)} group(s) below four-fifths")  # fmt: skip
+    _say(args, f"wrote {out}: {len(batch):,} leads ({skipped:,} rows could not be used), "
+               f"{len(flagged)} group(s) below four-fifths")  # fmt: skip
     return 0
 
 
@@ -317,6 +350,22 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
                         "against (default: $EXPLAINSCORE_TRUSTED_KEYS)")  # fmt: skip
 
 
+def _output_flags(*, top: bool) -> argparse.ArgumentParser:
+    """-q / -v, accepted before the command and after it. Only the top level has defaults, so
+    a flag given in one place is not reset by the other."""
+    flags = argparse.ArgumentParser(add_help=False)
+    group = flags.add_mutually_exclusive_group()
+    default: Any = 0 if top else argparse.SUPPRESS
+    group.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=-1,
+                       default=default,
+                       help="errors only: no progress bar, notes or summary line")  # fmt: skip
+    group.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const=1,
+                       default=default,
+                       help="also show each stage of the run and how long it took "
+                            "(on stderr)")  # fmt: skip
+    return flags
+
+
 def _parser() -> argparse.ArgumentParser:
     from ._version import __version__
 
@@ -324,65 +373,99 @@ def _parser() -> argparse.ArgumentParser:
         prog="explainscore",
         description="Exact, readable explanations for lead scores.",
         epilog="Exit codes: 0 ok, 1 user error, 2 usage error.",
+        parents=[_output_flags(top=True)],
     )
-    parser.add_argument("--version", action="version", version=f"explainscore {__version__}")
+    parser.add_argument("--version", action="version", version=f"explainscore {__version__}",
+                        help="print the version and exit")  # fmt: skip
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = [_output_flags(top=False)]
 
-    demo = sub.add_parser("demo", help="train on the bundled bank data and explain leads")
-    demo.add_argument("--output", default="demo_output", help="folder for the CSV files")
+    def command(group: Any, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = group.add_parser(name, parents=common, **kwargs)
+        return parser
+
+    demo = command(sub, "demo", help="train on the bundled bank data and explain leads",
+                   description="Trains a model on the bundled bank-marketing data (a "
+                   "stratified split), prints its held-out ROC AUC and a few leads' "
+                   "explanations, and writes the scored leads as CSV.")  # fmt: skip
+    demo.add_argument("--output", default="demo_output",
+                      help="folder for the CSV files (default demo_output)")  # fmt: skip
     demo.add_argument("--show", type=int, default=10, help="leads to print (default 10)")
     demo.set_defaults(func=_demo)
 
-    explain = sub.add_parser(
+    explain = command(
+        sub,
         "explain",
         help="explain a CSV/Parquet file of leads in chunks",
         description="Every input row lands in OUTPUT or in the rejects file with its reason. "
-        "Columns the model does not use are ignored; keep identifiers with --id-column.",
+        "Columns the model does not use are ignored; keep identifiers with --id-column. On a "
+        "terminal a progress bar shows rows, rows/s and the time left (not with -q).",
     )
     _add_model_flags(explain)
-    explain.add_argument("--input", required=True, help="leads (.csv or .parquet)")
-    explain.add_argument("--output", required=True, help="scored leads (.csv or .parquet)")
-    explain.add_argument("--rejects", help="rejected rows (default: OUTPUT with .rejects)")
-    explain.add_argument("--top-k", type=int, help="principal factors per lead")
-    explain.add_argument("--catalog", help="a catalog file (.yaml / .json)")
-    explain.add_argument("--chunk-size", type=int, default=10_000, help="rows per chunk")
-    explain.add_argument("--id-column", action="append", default=[],
+    explain.add_argument("--input", required=True, metavar="FILE",
+                         help="leads (.csv, .csv.gz or .parquet)")  # fmt: skip
+    explain.add_argument("--output", required=True, metavar="FILE",
+                         help="scored leads (.csv or .parquet)")  # fmt: skip
+    explain.add_argument("--rejects", metavar="FILE",
+                         help="rejected rows (default: OUTPUT with .rejects before the "
+                              "suffix)")  # fmt: skip
+    explain.add_argument("--top-k", type=int, metavar="N",
+                         help="principal factors per lead (default: the model's; keeps "
+                              "the sign-off)")  # fmt: skip
+    explain.add_argument("--catalog", metavar="FILE",
+                         help="a reason catalog (.yaml / .json) replacing the model's")  # fmt: skip
+    explain.add_argument("--chunk-size", type=int, default=10_000, metavar="N",
+                         help="rows read and explained at a time (default 10,000; memory "
+                              "grows with it)")  # fmt: skip
+    explain.add_argument("--id-column", action="append", default=[], metavar="COLUMN",
                          help="an identifier column copied to the output (repeatable)")  # fmt: skip
     explain.add_argument("--crm", default="salesforce",
                          choices=["salesforce", "dynamics", "hubspot"],
                          help="CRM field budgets (default salesforce: 255)")  # fmt: skip
-    explain.add_argument("--sep", default=",", help="CSV separator (default ',')")
+    explain.add_argument("--sep", default=",", help="CSV separator (default ','; '\\t' for tab)")
     explain.set_defaults(func=_explain)
 
-    serve = sub.add_parser("serve", help="run the HTTP explainer sidecar")
+    serve = command(sub, "serve", help="run the HTTP explainer sidecar",
+                    description="Serves the model over HTTP (KServe V1: :predict, :explain, "
+                    "/metrics). Settings beyond these options come from "
+                    "EXPLAINSCORE_SERVICE_* variables (docs/service.md).")  # fmt: skip
     _add_model_flags(serve)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1; another address "
+                            "needs tokens)")  # fmt: skip
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     serve.add_argument("--name", default="model", help="the model's name in the URL")
     serve.set_defaults(func=_serve)
 
-    card = sub.add_parser("card", help="write a model card for a saved model")
+    card = command(sub, "card", help="write a model card for a saved model",
+                   description="Writes MODEL/card.json: what the model is for, who owns it, "
+                   "its fingerprint and default score bands. A second person then approves "
+                   "it with 'explainscore sign-off'.")  # fmt: skip
     _add_model_flags(card)
-    card.add_argument("--name", required=True)
+    card.add_argument("--name", required=True, help="the model's name on the card ('leads-v4')")
     card.add_argument("--owner-key", metavar="KEY",
                       help="the owner's signing key: the card records it and is signed with "
                            "it, so that key can never approve the model")  # fmt: skip
     card.add_argument("--owner", help="the owner's name (default: the identity of --owner-key)")
-    card.add_argument("--intended-use", required=True)
-    card.add_argument("--training-data", default="")
+    card.add_argument("--intended-use", required=True, metavar="TEXT",
+                      help="what the scores may be used for ('rank inbound leads for "
+                           "sales calls')")  # fmt: skip
+    card.add_argument("--training-data", default="", metavar="TEXT",
+                      help="where the training data came from and its period")  # fmt: skip
     card.add_argument("--passphrase-env", metavar="VAR",
                       help="environment variable holding the key's passphrase")  # fmt: skip
     card.set_defaults(func=_card, allow_unsigned=True)
 
-    sign = sub.add_parser(
+    sign = command(
+        sub,
         "sign-off",
         help="approve a saved model's card with your signing key",
         description="Signs the card (every field, and the bundle fingerprint) with an Ed25519 "
         "key. Doors count the sign-off only if the key is in their trusted keyring, not "
         "revoked, and not the owner's.",
     )
-    sign.add_argument("model")
+    sign.add_argument("model", help="the model directory whose card.json you approve")
     sign.add_argument("--key", required=True, metavar="KEY",
                       help="your private key file (from 'explainscore keys create')")  # fmt: skip
     sign.add_argument("--passphrase-env", metavar="VAR",
@@ -390,9 +473,9 @@ def _parser() -> argparse.ArgumentParser:
     sign.add_argument("--note", default="", help="what you reviewed")
     sign.set_defaults(func=_sign_off)
 
-    keys = sub.add_parser("keys", help="signing keys and the trusted keyring")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    create = keys_sub.add_parser("create", help="create a signing key and its public key")
+    keys = command(sub, "keys", help="signing keys and the trusted keyring")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    create = command(keys_sub, "create", help="create a signing key and its public key")
     create.add_argument("--identity", required=True, help="who holds the key ('ben')")
     create.add_argument("--out", required=True, metavar="KEY",
                         help="private key file (mode 0600); the public key goes to KEY "
@@ -401,31 +484,35 @@ def _parser() -> argparse.ArgumentParser:
                         help="encrypt the key with the passphrase in this environment "
                              "variable")  # fmt: skip
     create.set_defaults(func=_keys_create)
-    trust = keys_sub.add_parser("trust", help="add a public key to a keyring")
+    trust = command(keys_sub, "trust", help="add a public key to a keyring")
     trust.add_argument("keyring", help="keyring file (created if missing)")
     trust.add_argument("public_key", help="a .pub file from 'explainscore keys create'")
     trust.set_defaults(func=_keys_trust)
-    revoke = keys_sub.add_parser("revoke", help="revoke a key: its signatures stop counting")
-    revoke.add_argument("keyring")
+    revoke = command(keys_sub, "revoke", help="revoke a key: its signatures stop counting")
+    revoke.add_argument("keyring", help="the keyring file")
     revoke.add_argument("key_id", help="the full key id ('explainscore keys list')")
     revoke.add_argument("--reason", required=True, help="why (kept in the keyring)")
     revoke.set_defaults(func=_keys_revoke)
-    listing = keys_sub.add_parser("list", help="list a keyring's keys, revoked ones included")
-    listing.add_argument("keyring")
+    listing = command(keys_sub, "list", help="list a keyring's keys, revoked ones included")
+    listing.add_argument("keyring", help="the keyring file")
     listing.set_defaults(func=_keys_list)
 
-    fair = sub.add_parser(
+    fair = command(
+        sub,
         "fairness",
         help="fairness audit of a model on a file of leads with sensitive attributes",
         description="Explains the leads, then reports selection rates, four-fifths impact "
         "ratios and the principal reasons of rejected leads per group.",
     )
     _add_model_flags(fair)
-    fair.add_argument("--input", required=True, help="leads with the sensitive columns (.csv)")
-    fair.add_argument("--sensitive", action="append", required=True,
+    fair.add_argument("--input", required=True, metavar="FILE",
+                      help="leads with the sensitive columns (.csv)")  # fmt: skip
+    fair.add_argument("--sensitive", action="append", required=True, metavar="COLUMN",
                       help="a sensitive column (repeatable; never a model input)")  # fmt: skip
-    fair.add_argument("--threshold", type=float, required=True, help="selection threshold")
-    fair.add_argument("--output", required=True, help="report (.md or .html)")
+    fair.add_argument("--threshold", type=float, required=True,
+                      help="selection threshold: a lead scoring at least this is "
+                           "selected")  # fmt: skip
+    fair.add_argument("--output", required=True, metavar="FILE", help="report (.md or .html)")
     fair.add_argument("--sep", default=",", help="CSV separator (default ',')")
     fair.add_argument("--show-hidden", action="store_true",
                       help="for auditors: name the columns hidden from reps (policy or "
@@ -433,7 +520,8 @@ def _parser() -> argparse.ArgumentParser:
                       "'a hidden column'")  # fmt: skip
     fair.set_defaults(func=_fairness)
 
-    warm = sub.add_parser(
+    warm = command(
+        sub,
         "warmup",
         help="compile every kernel into the cache and import what a worker needs",
         description="Run once in an image build or a worker's start-up so that the first "
@@ -442,15 +530,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     warm.set_defaults(func=_warmup)
 
-    bench = sub.add_parser("bench", help="run the benchmark suite (from a source checkout)")
+    bench = command(sub, "bench", help="run the benchmark suite (from a source checkout)")
     bench.add_argument("--quick", action="store_true", help="CI-sized runs")
     bench.set_defaults(func=_bench)
 
-    audit = sub.add_parser("audit", help="audit log tools")
-    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_sub.add_parser("verify", help="verify an audit log's hash chain")
-    verify.add_argument("log")
-    verify.add_argument("--checkpoint", help="a checkpoint file, to detect truncation")
+    audit = command(sub, "audit", help="audit log tools")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    verify = command(audit_sub, "verify", help="verify an audit log's hash chain",
+                     description="Recomputes every record's hash and link (both canonical "
+                     "JSON versions: RFC 8785 and the older form) and prints one line. Exit "
+                     "0 intact, 1 not intact, 2 usage.")  # fmt: skip
+    verify.add_argument("log", help="the audit log (.db SQLite or .jsonl JSON Lines)")
+    verify.add_argument("--checkpoint", metavar="FILE",
+                        help="a checkpoint file, to detect truncation")  # fmt: skip
     verify.set_defaults(func=_audit_verify)
     return parser
 
@@ -473,6 +565,10 @@ _FLAGS = {
 }
 _CLI_WORDS: tuple[tuple[str, str], ...] = (
     # Python spellings given beside the command-line ones: the command line keeps its own.
+    (r" \(ModelCard\.for_model\([^()]*\)\)", ""),
+    (r"\(explainscore card, explainscore sign-off\)",
+     "with 'explainscore card' then 'explainscore sign-off'"),
+    (r"Create the card again\.", "Create the card again with 'explainscore card'."),
     (r" \((?:Python: [^)]*|ModelCard\.for_model|sign_off|the CLI: [^)]*)\)", ""),
     (r"\b(?:run|load) without require_sign_off(?: \(or with --allow-unsigned\))?",
      "run with --allow-unsigned"),
@@ -487,6 +583,15 @@ _CLI_WORDS: tuple[tuple[str, str], ...] = (
     (r",? or pass on_error='skip' to explain the other rows and report these", ""),
     (r"^sign_off refused", "explainscore sign-off refused"),
     (r" Overrides that keep the sign-off: [\w, ]*\.", " --top-k keeps the sign-off."),
+    # Bare command names, completed with the flags each needs (the library names commands
+    # only: a Python caller reads them as pointers, a command-line user types them).
+    (r"'explainscore card'",
+     "'explainscore card MODEL --name NAME --intended-use TEXT --owner-key OWNER.key'"),
+    (r"'explainscore sign-off'", "'explainscore sign-off MODEL --key THEIR.key'"),
+    (r"'explainscore keys trust'", "'explainscore keys trust KEYRING THEIR.pub'"),
+    (r"give the door their public key in a trusted keyring",
+     "trust their public key with 'explainscore keys trust KEYRING THEIR.pub' and pass "
+     "--trusted-keys KEYRING"),
 )  # fmt: skip
 
 

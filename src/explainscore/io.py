@@ -117,6 +117,9 @@ class Params(BaseModel):
     model_version: str | None
     method_options: dict[str, Any]
     reasons: dict[str, Any] | None
+    #: The score bands derived from the training scores (used when ``reasons`` sets none);
+    #: absent in bundles saved before bands were derived, which keep the fixed 0.5 / 0.2.
+    score_bands: dict[str, Any] | None = None
 
 
 class Manifest(BaseModel):
@@ -230,6 +233,7 @@ def save(
         model_version=explained.model_version,
         method_options=dict(explained.method_options or {}),
         reasons=None if explained.reasons is None else explained.reasons.model_dump(mode="json"),
+        score_bands=explained._default_bands.model_dump(mode="json"),
     )
     manifest = Manifest(
         format_version=FORMAT_VERSION,
@@ -548,7 +552,7 @@ def _assemble(
     overrides: Mapping[str, Any],
 ) -> Any:
     from ._model import ExplainedModel
-    from .reasons._config import ReasonConfig
+    from .reasons._config import ReasonConfig, ScoreBands
 
     document: ReferenceDocument = side["background"]
     if [c.name for c in document.columns] != manifest.feature_names:
@@ -566,6 +570,8 @@ def _assemble(
     params = manifest.params
     try:
         reasons = None if params.reasons is None else ReasonConfig.model_validate(params.reasons)
+        saved = params.score_bands
+        bands = ScoreBands() if saved is None else ScoreBands.model_validate(saved)
     except ValidationError:
         raise ModelFileError(
             f"{_MANIFEST} holds reason settings that are not valid; save the model again."
@@ -594,9 +600,13 @@ def _assemble(
     for name, value in overrides.items():
         setattr(explained, name, value)
     if "background" in overrides:
-        explained._build_from_file(model, overrides["background"], fingerprint=fingerprint)
+        explained._build_from_file(
+            model, overrides["background"], fingerprint=fingerprint, default_bands=bands
+        )
     else:
-        explained._build_from_file(model, rows, fingerprint=fingerprint, reference=reference)
+        explained._build_from_file(
+            model, rows, fingerprint=fingerprint, reference=reference, default_bands=bands
+        )
         if document.storage == "none" and needs_rows(explained):
             raise ParameterError(
                 f"This bundle stores no background rows (its method needed none), but "

@@ -297,7 +297,7 @@ def test_n_permutations_is_the_older_spelling_of_n_samples() -> None:
         (
             {"estimator": "fast"},
             "The 'estimator' option of method='kernel' must be one of 'auto', 'exact', "
-            "'sampling'. Got 'fast' instead.",
+            "'sampling', 'permutation'. Got 'fast' instead.",
         ),
         ({"max_exact_players": 0}, "The 'max_exact_players' option of method='kernel'"),
         ({"memory_budget": 10}, "The 'memory_budget' option of method='kernel'"),

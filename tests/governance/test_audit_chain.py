@@ -393,3 +393,31 @@ def test_damaged_sqlite_pages_are_a_verdict_not_a_crash(
     assert not result.ok
     assert result.first_bad is not None
     assert result.first_bad <= 150
+
+
+def test_an_event_prepared_before_the_lock_seals_to_the_same_bytes() -> None:
+    # Stores encode an event's fields before they take the write lock (prepare_event) and
+    # add only the chain's place under it (seal_event): the bytes are seal(make_event(...))'s.
+    import datetime as dt
+
+    from explainscore.governance._audit_chain import (
+        make_event,
+        prepare_event,
+        seal,
+        seal_event,
+    )
+    from explainscore.governance._audit_events import EventRules, event_fields
+
+    rules = EventRules(store_inputs=True, pseudonymize=None, allow_plain_ids=True)
+    event = {
+        "event": "explanation",
+        "score": 0.125,
+        "reason": "Medium (0.13): é, 😀 and a tiny 3.2e-05",
+        "inputs": {"a": 1.0, "b": None, "c": "x", "d": 2.5e-7, "e": 1e21},
+        "lead_id": "L-1",
+        "details": {"nested": [1, 2.0, {"k": -0.0}]},
+    }
+    fields = event_fields(event, rules)
+    now = dt.datetime(2026, 12, 7, 3, 0, tzinfo=dt.UTC)
+    expected = seal(make_event(fields, 7, "ab" * 32, now))
+    assert seal_event(prepare_event(fields), 7, "ab" * 32, now) == expected

@@ -35,6 +35,8 @@ def spark() -> Iterator[Any]:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.executorEnv.NUMBA_NUM_THREADS", "1")
+        # The daemon the docs recommend: workers forked with explainscore preloaded.
+        .config("spark.python.daemon.module", "explainscore._spark_daemon")
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")

@@ -145,7 +145,17 @@ BACKENDS: tuple[Backend, ...] = (
         _probability_or_raw,
         "._kernel",
         "KernelAttributor",
-        options=("estimator", "n_samples", "n_permutations", "max_exact_players", "memory_budget"),
+        options=(
+            "estimator",
+            "n_samples",
+            "n_permutations",
+            "n_evaluations",
+            "target_std_error",
+            "max_exact_players",
+            "background_summary",
+            "n_summary_rows",
+            "memory_budget",
+        ),
     ),
     Backend(
         "lime",

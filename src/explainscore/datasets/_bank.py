@@ -48,7 +48,13 @@ def _read_raw() -> pd.DataFrame:
     # from a wheel, a zip import or any other loader that does not put files on disk.
     source = resources.files(_PACKAGE).joinpath("data", _DATA_FILE)
     with source.open("rb") as handle:
-        return pd.read_csv(handle, sep=";", compression="gzip", dtype=_NUMERIC_DTYPES)
+        frame: pd.DataFrame = pd.read_csv(
+            handle,  # type: ignore[call-overload]  # a binary file object: read_csv takes it
+            sep=";",
+            compression="gzip",
+            dtype=_NUMERIC_DTYPES,
+        )
+        return frame
 
 
 @overload

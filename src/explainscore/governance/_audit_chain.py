@@ -10,6 +10,10 @@ removing, reordering or inserting a record breaks a link or a hash at that point
 tag keeps these hashes from ever equalling a hash computed for another purpose over the same
 bytes; the kind keeps a genesis record from passing for an event.
 
+``canonical_json`` is the version the record names in its ``canon`` field (2: RFC 8785; no
+such field: version 1, the form of logs written before). The field is inside the hashed body,
+so a record's version cannot be changed without breaking its hash.
+
 Storage never changes the bytes: a stored record *is* its canonical JSON (with ``hash``), so
 verification recomputes from exactly what is on disk and any edited byte shows.
 """
@@ -22,10 +26,20 @@ import json
 import re
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import ParameterError
-from ._audit_canon import canonical_json, canonical_json_trusted, parse_utc, utc_text
+from ._audit_canon import (
+    CANON_VERSION,
+    CANON_VERSIONS,
+    canonical_json,
+    canonical_json_trusted,
+    canonical_members,
+    join_members,
+    parse_utc,
+    utc_text,
+)
 from ._audit_models import FORMAT, Checkpoint, VerifyResult
 
 __all__ = [
@@ -33,10 +47,13 @@ __all__ = [
     "EVENT_KEYS",
     "ZERO_HASH",
     "ChainVerifier",
+    "PreparedEvent",
     "make_event",
     "new_genesis",
+    "prepare_event",
     "record_hash",
     "seal",
+    "seal_event",
     "sealed_hash_ok",
 ]
 
@@ -44,6 +61,8 @@ DOMAIN = FORMAT.encode("ascii") + b"\0"
 ZERO_HASH = "0" * 64
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _KINDS = frozenset({"genesis", "event"})
+#: The optional key naming a record's canonical JSON version (absent: version 1).
+CANON_KEY = "canon"
 GENESIS_KEYS = frozenset({"kind", "seq", "prev_hash", "chain_id", "format", "time", "hash"})
 #: Every event record has exactly these keys (``None`` where a field does not apply).
 EVENT_KEYS = frozenset(
@@ -78,16 +97,35 @@ def record_hash(record: Mapping[str, Any]) -> str:
     if kind not in _KINDS:
         raise ParameterError(f"Audit record kind must be one of {sorted(_KINDS)}.")
     body = {k: v for k, v in record.items() if k != "hash"}
-    payload = DOMAIN + str(kind).encode("ascii") + b"\0" + canonical_json(body)
+    version = _canon_of(record)
+    payload = DOMAIN + str(kind).encode("ascii") + b"\0" + canonical_json(body, version)
     return hashlib.sha256(payload).hexdigest()
 
 
 def seal(record: Mapping[str, Any]) -> tuple[dict[str, Any], bytes]:
     """``record`` with its ``hash``, and its canonical bytes as stored."""
+    kind = record.get("kind")
+    if kind not in _KINDS:
+        raise ParameterError(f"Audit record kind must be one of {sorted(_KINDS)}.")
+    version = _canon_of(record)
+    # Each value is checked and encoded once, then joined without the hash (to hash) and
+    # with it (to store): the same bytes as encoding the record twice.
+    members = canonical_members({k: v for k, v in record.items() if k != "hash"}, version)
+    body = join_members(members, version)
+    digest = hashlib.sha256(DOMAIN + str(kind).encode("ascii") + b"\0" + body).hexdigest()
     sealed = dict(record)
-    sealed["hash"] = record_hash(record)  # checks every value
-    # The same values and a hex string: no need to check them again.
-    return sealed, canonical_json_trusted(sealed)
+    sealed["hash"] = digest
+    members["hash"] = b'"' + digest.encode("ascii") + b'"'
+    return sealed, join_members(members, version)
+
+
+def _canon_of(record: Mapping[str, Any]) -> int:
+    version = record.get(CANON_KEY, 1)
+    if version.__class__ is not int or version not in CANON_VERSIONS:
+        raise ParameterError(
+            f"Audit record field {CANON_KEY!r} must be one of {list(CANON_VERSIONS)}."
+        )
+    return int(version)
 
 
 def sealed_hash_ok(record: Mapping[str, Any]) -> bool:
@@ -110,7 +148,41 @@ def make_event(
         )
     record = dict(fields)
     record.update(kind="event", seq=seq, prev_hash=prev_hash, time=utc_text(now))
+    record[CANON_KEY] = CANON_VERSION
     return record
+
+
+@dataclass(frozen=True)
+class PreparedEvent:
+    """An event's fields, checked and each encoded once, before it has a place in the chain.
+
+    Encoding is most of the cost of an append. A store prepares events before it takes its
+    write lock, so the lock (held across processes) covers only what depends on the chain's
+    head: the sequence number, the previous hash, the time and the hash itself.
+    """
+
+    fields: Mapping[str, Any]
+    members: Mapping[str, bytes]
+
+
+def prepare_event(fields: Mapping[str, Any]) -> PreparedEvent:
+    """Check and encode ``fields`` (from :func:`~._audit_events.event_fields`)."""
+    return PreparedEvent(fields, canonical_members(dict(fields), CANON_VERSION))
+
+
+def seal_event(
+    event: PreparedEvent, seq: int, prev_hash: str, now: dt.datetime
+) -> tuple[dict[str, Any], bytes]:
+    """``seal(make_event(event.fields, seq, prev_hash, now))``, from the encoded fields."""
+    record = make_event(event.fields, seq, prev_hash, now)
+    members = dict(event.members)
+    for key in ("kind", "seq", "prev_hash", "time", CANON_KEY):
+        members[key] = canonical_json_trusted(record[key], CANON_VERSION)
+    body = join_members(members, CANON_VERSION)
+    digest = hashlib.sha256(DOMAIN + b"event\0" + body).hexdigest()
+    record["hash"] = digest
+    members["hash"] = b'"' + digest.encode("ascii") + b'"'
+    return record, join_members(members, CANON_VERSION)
 
 
 def new_genesis(now: dt.datetime) -> tuple[dict[str, Any], bytes]:
@@ -123,6 +195,7 @@ def new_genesis(now: dt.datetime) -> tuple[dict[str, Any], bytes]:
             "chain_id": secrets.token_hex(16),
             "format": FORMAT,
             "time": utc_text(now),
+            CANON_KEY: CANON_VERSION,
         }
     )
 
@@ -173,7 +246,7 @@ class ChainVerifier:
             return
         try:
             record = _parse(raw, "the genesis record (0)")
-            if set(record) != GENESIS_KEYS or record.get("kind") != "genesis":
+            if _keys(record) != GENESIS_KEYS or record.get("kind") != "genesis":
                 raise _BadRecordError("the genesis record (0) does not have the genesis fields")
             if record["format"] != FORMAT:
                 raise _BadRecordError(
@@ -230,7 +303,7 @@ class ChainVerifier:
         if self._prev is None:
             raise _BadRecordError("the log has event records but no genesis record")
         record = _parse(raw, f"record {e}")
-        if set(record) != EVENT_KEYS or record.get("kind") != "event":
+        if _keys(record) != EVENT_KEYS or record.get("kind") != "event":
             raise _BadRecordError(
                 f"record {e} does not have the event fields (edited, or not a record)"
             )
@@ -370,7 +443,11 @@ def _parse(raw: bytes, name: str) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise _BadRecordError(f"{name} is not a JSON object")
     try:
-        canonical = canonical_json(record)
+        version = _canon_of(record)
+    except ParameterError:
+        raise _BadRecordError(f"{name} names an unknown canonical JSON version") from None
+    try:
+        canonical = canonical_json(record, version)
     except ParameterError:
         raise _BadRecordError(f"{name} holds a value JSON cannot hold (NaN or infinity)") from None
     # Canonical form is unique, so any edit that keeps the meaning (spacing, key order, number
@@ -378,6 +455,11 @@ def _parse(raw: bytes, name: str) -> dict[str, Any]:
     if canonical != raw:
         raise _BadRecordError(f"{name} is not in canonical form (edited outside the log)")
     return record
+
+
+def _keys(record: Mapping[str, Any]) -> set[str]:
+    """The record's keys without the optional canon version."""
+    return set(record).difference((CANON_KEY,))
 
 
 def _is_time(text: str) -> bool:

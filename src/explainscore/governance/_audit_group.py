@@ -18,9 +18,9 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ._audit_models import AuditReceipt
-from ._audit_store import Fields
 
 __all__ = ["Commit", "GroupCommitter", "Outcome"]
 
@@ -39,7 +39,7 @@ class Commit:
 
 @dataclass(eq=False)
 class _Request:
-    batch: Sequence[Fields]
+    batch: Sequence[Any]
     event: threading.Event = field(default_factory=threading.Event)
     lead: bool = False
     done: bool = False
@@ -68,8 +68,8 @@ class GroupCommitter:
 
     def submit(
         self,
-        batch: Sequence[Fields],
-        commit: Callable[[list[Sequence[Fields]]], Commit],
+        batch: Sequence[Any],
+        commit: Callable[[list[Sequence[Any]]], Commit],
         sync: Callable[[object], None] | None = None,
     ) -> list[AuditReceipt]:
         """Queue ``batch``, wait until it is durable and return its receipts (or raise).
@@ -107,7 +107,7 @@ class GroupCommitter:
 
     def _lead(
         self,
-        commit: Callable[[list[Sequence[Fields]]], Commit],
+        commit: Callable[[list[Sequence[Any]]], Commit],
         sync: Callable[[object], None] | None,
     ) -> None:
         with self._mutex:

@@ -35,7 +35,16 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ._audit_canon import canonical_json, parse_utc, utc_text
-from ._audit_chain import ChainVerifier, make_event, new_genesis, seal, sealed_hash_ok
+from ._audit_chain import (
+    ChainVerifier,
+    PreparedEvent,
+    make_event,
+    new_genesis,
+    prepare_event,
+    seal,
+    seal_event,
+    sealed_hash_ok,
+)
 from ._audit_errors import AuditLogError
 from ._audit_group import Commit, GroupCommitter, Outcome
 from ._audit_models import AuditReceipt
@@ -128,9 +137,11 @@ class JsonlStore:
         return self.path.exists()
 
     def append(self, batch: Sequence[Fields]) -> list[AuditReceipt]:
-        return self._group.submit(batch, self._commit_group)
+        # Encoded before the file lock: the lock covers only what needs the chain's head.
+        prepared = [prepare_event(fields) for fields in batch]
+        return self._group.submit(prepared, self._commit_group)
 
-    def _commit_group(self, batches: list[Sequence[Fields]]) -> Commit:
+    def _commit_group(self, batches: list[Sequence[PreparedEvent]]) -> Commit:
         outcomes: list[Outcome] = []
         with self._locked(exclusive=True, create=True) as fd:
             seq, prev, _ = self._prepare(fd)
@@ -143,8 +154,8 @@ class JsonlStore:
                 receipts: list[AuditReceipt] = []
                 s, p = seq, prev
                 try:
-                    for fields in batch:
-                        record, raw = seal(make_event(fields, s + 1, p, now))
+                    for event in batch:
+                        record, raw = seal_event(event, s + 1, p, now)
                         s, p = s + 1, str(record["hash"])
                         built.append(raw + b"\n")
                         receipts.append(AuditReceipt(seq=s, record_hash=p))

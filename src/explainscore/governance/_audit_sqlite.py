@@ -37,7 +37,16 @@ from pathlib import Path
 from typing import Any
 
 from ._audit_canon import parse_utc
-from ._audit_chain import ChainVerifier, make_event, new_genesis, seal, sealed_hash_ok
+from ._audit_chain import (
+    ChainVerifier,
+    PreparedEvent,
+    make_event,
+    new_genesis,
+    prepare_event,
+    seal,
+    seal_event,
+    sealed_hash_ok,
+)
 from ._audit_errors import AuditLogError
 from ._audit_group import Commit, GroupCommitter, Outcome
 from ._audit_models import AuditReceipt
@@ -192,9 +201,11 @@ class SqliteStore:
         return self.path.exists()
 
     def append(self, batch: Sequence[Fields]) -> list[AuditReceipt]:
-        return self._group.submit(batch, self._commit_group, self._sync if self._full else None)
+        # Encoded before the write lock: the lock covers only what needs the chain's head.
+        prepared = [prepare_event(fields) for fields in batch]
+        return self._group.submit(prepared, self._commit_group, self._sync if self._full else None)
 
-    def _commit_group(self, batches: list[Sequence[Fields]]) -> Commit:
+    def _commit_group(self, batches: list[Sequence[PreparedEvent]]) -> Commit:
         """One transaction for every queued batch: read the head once, chain them all."""
         outcomes: list[Outcome] = []
         with self._lock:
@@ -222,11 +233,11 @@ class SqliteStore:
             return Commit(outcomes, (self._genesis, seq))
 
     def _build(
-        self, batch: Sequence[Fields], seq: int, prev: str
+        self, batch: Sequence[PreparedEvent], seq: int, prev: str
     ) -> tuple[list[tuple[tuple[Any, ...], AuditReceipt]], int, str]:
         built = []
-        for fields in batch:
-            record, raw = seal(make_event(fields, seq + 1, prev, self._clock()))
+        for event in batch:
+            record, raw = seal_event(event, seq + 1, prev, self._clock())
             seq, prev = seq + 1, str(record["hash"])
             row = (seq, record["time"], record["lead_id"], prev, raw.decode())
             built.append((row, AuditReceipt(seq=seq, record_hash=prev)))

@@ -36,6 +36,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..exceptions import KeyFileError, NotSignedOffError, ParameterError
+from ..reasons._config import ScoreBands
 from ._identity import same_identity
 from ._keys import (
     TRUSTED_KEYS_ENV,
@@ -132,6 +133,9 @@ class ModelCard(BaseModel):
     model_fingerprint: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
     #: Whether the saved bundle stores raw background rows ("raw"), a summary, or none.
     background_storage: Literal["none", "summary", "raw"] | None = None
+    #: The score bands the model's reasons use (``ExplainedModel.score_bands_``): derived
+    #: from the training scores unless set by hand; what a rep reads as High / Medium / Low.
+    score_bands: ScoreBands | None = None
     created_at: str = Field(default_factory=_now, max_length=64)
     owner_key_id: str | None = Field(default=None, pattern=_KEY_ID_PATTERN)
     owner_public_key: str | None = Field(default=None, max_length=64)
@@ -209,6 +213,7 @@ class ModelCard(BaseModel):
             )
         policy = getattr(explained, "policy", None)
         storage = getattr(explained, "background_storage_", None)
+        bands = getattr(explained, "score_bands_", None)
         card = cls(
             name=name,
             owner=owner,
@@ -219,6 +224,7 @@ class ModelCard(BaseModel):
             policy_version=None if policy is None else policy.version,
             model_fingerprint=fingerprint,
             background_storage=storage,
+            score_bands=bands,
         )
         if owner_key is None:
             return card
@@ -240,7 +246,11 @@ class ModelCard(BaseModel):
 
     def _content(self) -> dict[str, Any]:
         """Every field a signature covers: all but the signatures themselves."""
-        return self.model_dump(mode="json", exclude={"sign_offs", "owner_signature"})
+        content = self.model_dump(mode="json", exclude={"sign_offs", "owner_signature"})
+        if content["score_bands"] is None:
+            # Cards written before bands were recorded sign bytes without the key: they verify.
+            del content["score_bands"]
+        return content
 
     def _owner_payload(self) -> dict[str, Any]:
         return {"purpose": _OWNER_PURPOSE, "card": self._content()}

@@ -840,4 +840,15 @@ def fairness_audit(
         proxy_report=proxy_report,
         notes=tuple(notes),
         show_hidden=show_hidden,
+        feature_labels=_feature_labels(explained),
     )
+
+
+def _feature_labels(explained: Explanations | None) -> dict[str, str]:
+    """Catalog names of the batch's shown columns for the figure. A hidden column has none:
+    it is "a hidden column", or, named at an auditor's request, its raw name as in the text
+    of the report."""
+    if explained is None or not explained.display_names:
+        return {}
+    pairs = zip(explained.feature_names, explained.display_names, strict=True)
+    return {f: d for f, d in pairs if f not in explained.hidden}

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import _palette as pal
 from .._optional import import_optional
 from ._fairness_report import FairnessReport, GroupRate, GroupRejections
 
@@ -24,9 +25,11 @@ if TYPE_CHECKING:
 
 __all__ = ["plot_report"]
 
-_OK = "#4c78a8"
-_FLAG = "#d1495b"
-_REF = "#2f4858"
+# The house palette (explainscore._palette): the reference group in the darkest band blue,
+# other groups in a lighter one, a flagged group in the "lowers the score" red.
+_OK = pal.BAND_RAMP[2]
+_FLAG = pal.FLAG
+_REF = pal.REFERENCE
 
 
 def plot_report(report: FairnessReport, attributes: Sequence[str], *, top: int) -> Figure:
@@ -47,7 +50,16 @@ def plot_report(report: FairnessReport, attributes: Sequence[str], *, top: int) 
         _rates_panel(axes[row][0], name, groups, report.threshold, report.confidence)
         rejections = [g for g in report.rejections if g.attribute == name]
         proxies = {p.feature for p in report.proxies}
-        _reasons_panel(axes[row][1], name, groups, rejections, top, report.top_reasons, proxies)
+        _reasons_panel(
+            axes[row][1],
+            name,
+            groups,
+            rejections,
+            top,
+            report.top_reasons,
+            proxies,
+            report.feature_labels,
+        )
     _legend(fig)
     shown = " (hidden columns named at the auditor's request)" if report.show_hidden else ""
     fig.suptitle(
@@ -133,6 +145,7 @@ def _reasons_panel(
     top: int,
     k: int,
     proxies: set[str],
+    labels: dict[str, str],
 ) -> None:
     ax.set_title(
         f"{name}: top negative factors among rejected leads (share, top {k} per lead)",
@@ -164,7 +177,7 @@ def _reasons_panel(
         got = {s.feature: s.share for s in rej.reasons}
         shares[i] = [got.get(f, 0.0) for f in features]
     image = ax.imshow(
-        np.nan_to_num(shares, nan=0.0), cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto"
+        np.nan_to_num(shares, nan=0.0), cmap=_share_cmap(), vmin=0.0, vmax=1.0, aspect="auto"
     )
     for i in range(shares.shape[0]):
         for j in range(shares.shape[1]):
@@ -179,18 +192,27 @@ def _reasons_panel(
                 fontsize=8,
                 color="white" if (not math.isnan(v) and v > 0.55) else "black",
             )
-    labels = [
+    rows = [
         f"{g.group} ({by_group[g.group].n_rejected:,} rejected)"
         if g.group in by_group
         else f"{g.group} (no leads)"
         for g in groups
     ]
-    ax.set_yticks(range(len(groups)), labels)
-    names = [f"{f} (proxy)" if f in proxies else f for f in features]
+    ax.set_yticks(range(len(groups)), rows)
+    # Catalog names (the report's feature_labels); a hidden column keeps its pooled label.
+    shown = [labels.get(f, f) for f in features]
+    names = [f"{n} (proxy)" if f in proxies else n for f, n in zip(features, shown, strict=True)]
     ax.set_xticks(range(len(features)), names, rotation=20, ha="right")
     cbar = ax.figure.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
     cbar.ax.yaxis.set_major_formatter(_percent())
     cbar.ax.tick_params(labelsize=8)
+
+
+def _share_cmap() -> Any:
+    """White to the darkest band blue: the house palette, not matplotlib's Blues."""
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list("explainscore_share", ["#ffffff", pal.BAND_RAMP[0]])
 
 
 def _percent() -> Formatter:

@@ -261,6 +261,11 @@ class FairnessReport(BaseModel):
         description="Hidden columns are named (at an auditor's request); by default they "
         "are all reported as 'a hidden column'.",
     )
+    feature_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Business (catalog) name of each column named in the report, for the "
+        "figure; hidden columns are not in it.",
+    )
 
     # --- frames --------------------------------------------------------------------------
 

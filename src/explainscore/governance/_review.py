@@ -108,7 +108,11 @@ def review_reasons(
                 out[i].append(f"out_of_range:{label}")
         if rules.check_categories and name in profile.categories:
             seen = profile.categories[name]
-            unseen = col.map(lambda v, s=seen: v is not None and v == v and str(v) not in s)
+
+            def _unseen(v: Any, s: Any = seen) -> bool:
+                return v is not None and v == v and str(v) not in s
+
+            unseen = col.map(_unseen)
             for i in np.flatnonzero(unseen.to_numpy(dtype=bool)):
                 out[i].append(f"unseen_category:{label}")
     if rules.proxy_features:

@@ -276,10 +276,11 @@ class BulkReasons:
 
 def _heads(writer: ReasonWriter, scores: npt.NDArray[np.float64]) -> tuple[list[str], list[str]]:
     cfg, loc = writer.config, writer.locale
-    labels = cfg.bands.labels if cfg.bands.labels is not None else loc.band_labels
+    cuts = cfg.score_bands
+    labels = cuts.labels if cuts.labels is not None else loc.band_labels
     index = np.full(len(scores), len(labels) - 1, dtype=np.intp)
-    for k in reversed(range(min(len(cfg.bands.thresholds), len(labels)))):
-        index[scores >= cfg.bands.thresholds[k]] = k
+    for k in reversed(range(min(len(cuts.thresholds), len(labels)))):
+        index[scores >= cuts.thresholds[k]] = k
     bands: list[str] = np.asarray(labels, dtype=object)[index].tolist()
     values = scores.tolist()
     if writer.probability and np.isfinite(scores).all():

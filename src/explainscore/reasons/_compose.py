@@ -173,7 +173,8 @@ class ReasonWriter:
         ]
         self._codes = [(f"{stem}_DOWN", f"{stem}_UP") for stem in self._stems]
         # The reason's head around the score, by band label (``loc.head`` split at the score).
-        labels = config.bands.labels if config.bands.labels is not None else loc.band_labels
+        bands = config.score_bands
+        labels = bands.labels if bands.labels is not None else loc.band_labels
         self._heads = {
             label: _split(loc.head, "score", band=label) for label in labels if "\0" not in label
         }
@@ -268,7 +269,7 @@ class ReasonWriter:
         """
         cfg = self.config
         loc = self.locale
-        band = cfg.bands.band(score, loc.band_labels)
+        band = cfg.score_bands.band(score, loc.band_labels)
         around = self._heads.get(band)
         if around is None:  # pragma: no cover - a label holding the split marker itself
             head = loc.head.format(band=band, score=self.score_text(score))

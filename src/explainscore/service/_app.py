@@ -117,7 +117,9 @@ def _check_models(models: Mapping[str, Any]) -> dict[str, _Served]:
                 f"The model {name!r} passed to create_app must be an ExplainedModel; got "
                 f"{type(em).__name__}."
             )
-        em._engine()  # build now: a model that cannot be explained fails at start, not later
+        # Build now, the one-lead lane included: a model that cannot be explained fails at
+        # start, and the first request does not pay for the lane's checks.
+        _ = em._engine().lane
         served[name] = _Served(name, em, hidden=hidden_columns(em))
     return served
 

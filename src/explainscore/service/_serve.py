@@ -141,7 +141,11 @@ def _run_workers(uvicorn: Any, workers: int, options: dict[str, Any]) -> None:
     kwargs: dict[str, Any] = {"sockets": [sock]}
     if "target" in inspect.signature(Multiprocess).parameters:  # uvicorn < 0.35
         kwargs["target"] = uvicorn.Server(config=config).run
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops the supervisor quietly
+    from ._metrics import multiprocess_dir
+
+    # Each worker's /metrics then sums every worker's counts (prometheus_client's
+    # multiprocess mode, through files in a directory the workers inherit).
+    with multiprocess_dir(), contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: quietly
         Multiprocess(config, **kwargs).run()
 
 
