@@ -353,9 +353,10 @@ def render(r: dict[str, Any]) -> str:
             f'`durability="{mode}"` p50 {v["p50_ms"]} ms, p99 {v["p99_ms"]} ms'
             for mode, v in rec.items()
         )
-        + ". The rest of the difference is `explain_one` leaving its fast lane when an audit "
-        "log is attached (the batch path: pandas, per-call validation), which is outside the "
-        "audit log.",
+        + ". `explain_one` keeps its fast lane with an audit log attached: the event is built "
+        "from the record it returns (`governance/_flow.py`), so the difference between its rows "
+        "above is the audit log's own cost (building the event from a record, as here, also "
+        "turns the record back into the event's fields).",
         "",
     ]
     return "\n".join(lines)

@@ -166,8 +166,10 @@ class PreparedEvent:
 
 
 def prepare_event(fields: Mapping[str, Any]) -> PreparedEvent:
-    """Check and encode ``fields`` (from :func:`~._audit_events.event_fields`)."""
-    return PreparedEvent(fields, canonical_members(dict(fields), CANON_VERSION))
+    """Encode ``fields``, which :func:`~._audit_events.event_fields` has checked value by
+    value already (walking them again cost a fifth of an audited ``explain_one``)."""
+    members = {key: canonical_json_trusted(item, CANON_VERSION) for key, item in fields.items()}
+    return PreparedEvent(fields, members)
 
 
 def seal_event(
