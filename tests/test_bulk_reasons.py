@@ -19,7 +19,7 @@ import pytest
 from explainscore import ExplainedModel
 from explainscore._crm import CrmField, CrmFields
 from explainscore._demo import build_pipeline
-from explainscore._records import Explanations
+from explainscore._records import Explanations, reason_code_columns
 from explainscore._row_encoder import plain_cell
 from explainscore.datasets import load_bank_catalog
 from explainscore.reasons import Catalog, ReasonConfig, ScoreBands
@@ -63,6 +63,17 @@ def assert_same(em: ExplainedModel, batch: Explanations) -> None:
     assert list(batch.reasons) == want.reasons
     assert list(batch.bands) == want.bands
     assert [tuple(c) for c in batch.reason_codes] == want.reason_codes
+    for k in (1, 3, 6):
+        # The strings by rank, read off the bulk arrays without building the records.
+        codes, texts = reason_code_columns(batch, k)
+        assert (codes, texts) == reason_code_columns(want, k)
+        for i, row in enumerate(want.reason_codes):
+            assert [codes[r][i] for r in range(k)] == [
+                row[r].code if r < len(row) else None for r in range(k)
+            ]
+            assert [texts[r][i] for r in range(k)] == [
+                row[r].text if r < len(row) else None for r in range(k)
+            ]
     got_json = [r.model_dump_json() for r in batch]
     assert got_json == [r.model_dump_json() for r in want]
     assert list(batch) == list(want)

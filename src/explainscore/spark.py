@@ -48,6 +48,7 @@ import pandas as pd
 from ._crm import CrmFields
 from ._optional import import_optional
 from ._params import check_int, param_error
+from ._records import reason_code_columns
 from .exceptions import (
     ColumnTypeError,
     MissingColumnError,
@@ -554,14 +555,13 @@ def _fill(
         _put(cells["score"], rows, batch.scores[idx], numeric=True)
         _put(cells["output"], rows, batch.outputs[idx], numeric=True)
         _put(cells["base_value"], rows, batch.base_values[idx], numeric=True)
+        code_cols, text_cols = reason_code_columns(batch, layout.top_k)
         for i, pos in zip(idx, rows, strict=True):
-            codes = batch.reason_codes[i]
             cells["band"][pos] = batch.bands[i] or None
             cells["reason"][pos] = batch.reasons[i]
             for j in range(layout.top_k):
-                code = codes[j] if j < len(codes) else None
-                cells[f"reason_code_{j + 1}"][pos] = None if code is None else code.code
-                cells[f"reason_text_{j + 1}"][pos] = None if code is None else code.text
+                cells[f"reason_code_{j + 1}"][pos] = code_cols[j][i]
+                cells[f"reason_text_{j + 1}"][pos] = text_cols[j][i]
             action = batch.next_best_actions[i]
             cells["next_best_action"][pos] = None if action is None else action.text
             flags = batch.review_reasons[i] if batch.review_reasons else ()

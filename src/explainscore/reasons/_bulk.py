@@ -129,6 +129,20 @@ class _Lazy(Sequence[Any]):
             raise IndexError("index out of range")
         return self._get(i % n)
 
+
+class _CodeRows(_Lazy):
+    """The rows' reason codes, built on access, and their strings by rank without building
+    them (``code_columns``: what a table of ``reason_code_1..k`` columns needs)."""
+
+    def __init__(
+        self,
+        n: int,
+        make: Callable[[int], Any],
+        columns: Callable[[int], tuple[list[list[str | None]], list[list[str | None]]]],
+    ) -> None:
+        super().__init__(n, make)
+        self.code_columns = columns
+
     def __iter__(self) -> Iterator[Any]:
         for i in range(len(self)):
             yield self._get(i)
@@ -238,23 +252,18 @@ class BulkReasons:
             kept[i] = len(codes)
         self.reasons: list[str] = reasons
         self._kept = kept
-        self.codes = _Lazy(n, self._codes)
+        self.codes = _CodeRows(n, self._codes, self._code_columns)
 
     def _factors(self, i: int) -> tuple[ReasonCode, ...]:
         w = self._writer
         out = []
         for f in range(self._starts[i], self._starts[i + 1]):
             j, up = self._cols[f], self._ups[f]
-            code: ReasonCode = ReasonCode.model_validate(
-                {
-                    "code": w._codes[j][up],
-                    "feature": w.names[j],
-                    "direction": "up" if up else "down",
-                    "contribution": self._contributions[f],
-                    "text": self._texts[f],
-                }
+            out.append(
+                ReasonCode._trusted(
+                    w._codes[j][up], w.names[j], up, self._contributions[f], self._texts[f]
+                )
             )
-            out.append(code)
         return tuple(out)
 
     def _composed(self, i: int) -> ComposedReason:
@@ -272,6 +281,21 @@ class BulkReasons:
     def _codes(self, i: int) -> tuple[ReasonCode, ...]:
         factors: tuple[ReasonCode, ...] = self.factors[i]
         return factors[: self._kept[i]]
+
+    def _code_columns(self, k: int) -> tuple[list[list[str | None]], list[list[str | None]]]:
+        """Each row's first ``k`` codes and texts, rank by rank, from the arrays the records
+        are built from (the same strings as ``codes[i][r].code`` / ``.text``)."""
+        n = len(self._kept)
+        codes: list[list[str | None]] = [[None] * n for _ in range(k)]
+        texts: list[list[str | None]] = [[None] * n for _ in range(k)]
+        stems, cols, ups, phrases = self._writer._codes, self._cols, self._ups, self._texts
+        for i in range(n):
+            start = self._starts[i]
+            for r in range(min(k, self._kept[i])):
+                f = start + r
+                codes[r][i] = stems[cols[f]][ups[f]]
+                texts[r][i] = phrases[f]
+        return codes, texts
 
 
 def _heads(writer: ReasonWriter, scores: npt.NDArray[np.float64]) -> tuple[list[str], list[str]]:

@@ -220,16 +220,9 @@ class ReasonWriter:
         else:
             fact = fact[:1].upper() + fact[1:]
         before, after = self._around[up][self._strength(contribution)]
-        code: ReasonCode = ReasonCode.model_validate(
-            {
-                "code": self._codes[j][up],
-                "feature": self.names[j],
-                "direction": "up" if up else "down",
-                "contribution": float(contribution),
-                "text": before + fact + after,
-            }
+        return ReasonCode._trusted(
+            self._codes[j][up], self.names[j], up, float(contribution), before + fact + after
         )
-        return code
 
     # --- a batch ----------------------------------------------------------------------------
 
