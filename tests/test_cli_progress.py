@@ -56,6 +56,8 @@ def test_progress_bar_has_total_rate_and_time_left(
     tree_model: Any, leads_numeric: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_progress, "BAR_DELAY", 0.0)
+    # Every update redrawn: a fast run must not skip the frames near the end.
+    monkeypatch.setattr(_progress, "REDRAW_INTERVAL", 0.0)
     _, em = tree_model
     src = _csv(leads_numeric, tmp_path / "leads.csv", 6000, {})
     out = tmp_path / "scored.csv"

@@ -25,6 +25,8 @@ NORMAL = 0
 VERBOSE = 1
 #: Seconds before the bar appears: a run shorter than this never shows one.
 BAR_DELAY = 0.5
+#: Seconds between two redraws of the bar (tqdm's ``mininterval``).
+REDRAW_INTERVAL = 0.2
 
 
 class Console:
@@ -126,7 +128,7 @@ class Progress:
             dynamic_ncols=_width(self.stream) is None,
             ncols=_width(self.stream),
             nrows=None if _width(self.stream) is None else 24,
-            mininterval=0.2,
+            mininterval=REDRAW_INTERVAL,
             leave=False,
             initial=done,
         )
