@@ -13,10 +13,13 @@ every worker inherits it. Nothing else changes: the daemon is PySpark's own
 (``pyspark.daemon.manager``), and a worker still runs ``pyspark.worker``.
 
 PySpark's own daemon imports nothing before it forks, because a library that starts threads
-when imported leaves the child with locks no thread will release. What is imported here
-starts none: the numba kernels run on one thread, and the thread pools of numpy's BLAS and
-of Arrow are created on first use and are fork-aware (OpenBLAS registers fork handlers).
-``tests/spark`` runs every Spark test with this daemon too.
+when imported could leave the child with a lock no thread will release. What is imported here
+does start threads: OpenBLAS starts its worker threads when numpy and scipy load, and
+jemalloc (loaded with pyarrow) its background thread. Both libraries register fork handlers
+that put their state right in the child, which is why forking after importing them (as
+``multiprocessing`` does) is common practice. The numba kernels that would start numba's own
+thread pool (``parallel=True``) are not run before the fork. The daemon is opt-in for that
+reason, and ``tests/spark`` runs every Spark test with it.
 """
 
 from __future__ import annotations
