@@ -948,7 +948,11 @@ default="auto"
             attr_in = _model_space(engine.structure, engine.schema, frame)
         else:
             attr_in = _raw_array(frame, engine.schema)
-        scores, outputs = _library_scores(engine, frame, attr_in)
+        if engine.final_fns is not None:
+            scores, outputs = engine.final_fns[0](attr_in), engine.final_fns[1](attr_in)
+        else:
+            model_in = engine.schema.model_input(frame)
+            scores, outputs = engine.score_fn(model_in), engine.output_fn(model_in)
         result = engine.attributor.attribute(attr_in)
         _check_efficiency(result.values, result.base_values, outputs, engine.tolerance)
         names = [str(n) for n in self.feature_names_in_]
@@ -1362,14 +1366,6 @@ def _overflow(rows: list[int]) -> InputError:
         f"{shown}, 0-based positions): some values are too large for the model's arithmetic. "
         "Clip or rescale those values to the range the model was trained on."
     )
-
-
-def _library_scores(engine: _Engine, frame: pd.DataFrame, attr_in: Any) -> tuple[Any, Any]:
-    """Scores and explained outputs of rows from the model's own methods."""
-    if engine.final_fns is not None:
-        return engine.final_fns[0](attr_in), engine.final_fns[1](attr_in)
-    model_in = engine.schema.model_input(frame)
-    return engine.score_fn(model_in), engine.output_fn(model_in)
 
 
 def _not_exact(n_bad: int, worst: int, err: float, bound: float) -> ExplanationError:

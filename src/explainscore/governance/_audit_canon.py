@@ -38,6 +38,7 @@ __all__ = [
     "canonical_json",
     "canonical_json_trusted",
     "canonical_members",
+    "canonical_members_trusted",
     "input_digest",
     "join_members",
     "parse_utc",
@@ -110,6 +111,13 @@ def canonical_members(value: Mapping[str, Any], version: int = CANON_VERSION) ->
         raise ParameterError("Audit data for canonical members must be a dict.")
     if not _valid(value, 0, version):
         _check(value, "$", 0, version)  # raises, naming where
+    return canonical_members_trusted(value, version)
+
+
+def canonical_members_trusted(
+    value: Mapping[str, Any], version: int = CANON_VERSION
+) -> dict[str, bytes]:
+    """:func:`canonical_members` of a value already known to be valid."""
     return {key: canonical_json_trusted(item, version) for key, item in value.items()}
 
 

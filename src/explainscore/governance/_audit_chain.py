@@ -36,6 +36,7 @@ from ._audit_canon import (
     canonical_json,
     canonical_json_trusted,
     canonical_members,
+    canonical_members_trusted,
     join_members,
     parse_utc,
     utc_text,
@@ -168,8 +169,7 @@ class PreparedEvent:
 def prepare_event(fields: Mapping[str, Any]) -> PreparedEvent:
     """Encode ``fields``, which :func:`~._audit_events.event_fields` has checked value by
     value already (walking them again cost a fifth of an audited ``explain_one``)."""
-    members = {key: canonical_json_trusted(item, CANON_VERSION) for key, item in fields.items()}
-    return PreparedEvent(fields, members)
+    return PreparedEvent(fields, canonical_members_trusted(fields, CANON_VERSION))
 
 
 def seal_event(
