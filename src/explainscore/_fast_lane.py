@@ -84,6 +84,9 @@ class FastLane:
     #: A bare model with native categorical columns: each column's category codes (None
     #: for a plain numeric column); None when every column is a plain number.
     codes: tuple[CategoryCodes | None, ...] | None = None
+    #: The model's scores in its library's own arithmetic (``LibraryScores``), when the
+    #: batch path reads them so: the lane then reports the batch's numbers bit for bit.
+    library: Any = None
 
     def __post_init__(self) -> None:
         # Plain-Python copies of the masks, read per lead without numpy calls.
@@ -190,6 +193,7 @@ class FastLane:
             tolerance=tolerance,
             encoder=encoder,
             codes=codes,
+            library=getattr(attributor, "_library", None) if one_pass else None,
         )
         # Trust, then verify: the lane must reproduce the model on the background rows, and
         # every next-best-action change must be one the lane can score.
@@ -350,15 +354,23 @@ class FastLane:
         """
         cells, x = accepted
         core = self.core
-        if self.one_pass:
-            values, explained = core.values_and_output(x)
-            raw = explained[:, None]
-        else:  # a multiclass softmax needs every class's margin
-            values = core.shap_values(x)
-            raw = self._raw(x)
-        scores = self.link(raw)
+        library = self.library
+        if library is not None:
+            # The margin summed as the library sums it, in the same pass: the score and
+            # output are then the batch's (and the model's) bit for bit.
+            values, margin = core.shap_values_and_margin(x, dtype=library.dtype, base=library.base)
+            scores, outputs = library.from_margin(margin)
+            output = float(outputs[0])
+        else:
+            if self.one_pass:
+                values, explained = core.values_and_output(x)
+                raw = explained[:, None]
+            else:  # a multiclass softmax needs every class's margin
+                values = core.shap_values(x)
+                raw = self._raw(x)
+            scores = self.link(raw)
+            output = self.sign * float(raw[0, self.output_col])  # times 1 or -1: exact
         score = float(scores[0])
-        output = self.sign * float(raw[0, self.output_col])  # times 1 or -1: exact
         base = float(core.expected_value)
         if self.sign < 0:
             values, base = -values, -base
@@ -457,6 +469,8 @@ class FastLane:
 
     def score(self, accepted: tuple[list[Any], FloatArray]) -> float:
         """The score ``explain`` reports for an accepted row, from one pass over the trees."""
+        if self.library is not None:  # the library's own arithmetic, as ``explain`` reports
+            return float(self.library(accepted[1])[0][0])
         return float(self.link(self._raw(accepted[1]))[0])
 
     def _changed(self, cells: list[Any], x: FloatArray) -> FloatArray | None:

@@ -133,6 +133,10 @@ class _Engine:
     #: Score and output from the final estimator on already-transformed rows, when the
     #: preprocessing is traced exactly (so a Pipeline's transform runs once per batch).
     final_fns: tuple[OutputFn, OutputFn] | None
+    #: Both from the compiled trees in the library's own arithmetic, equal to the library's
+    #: bit for bit (a ``LibraryScores``, see ``attribution.tree._library_scores``); None:
+    #: ask the library.
+    library: Any
     fingerprint: str
     tolerance: float
     writer: ReasonWriter
@@ -655,6 +659,7 @@ default="auto"
         self.output_space_ = space
         self.model_fingerprint_ = fingerprint
         self.signed_off_ = signed_off
+        final_fns = _final_functions(structure, kind, backend, space, target_index)
         self.engine_ = _Engine(
             schema=schema,
             structure=structure,
@@ -665,7 +670,17 @@ default="auto"
             target_index=target_index,
             score_fn=score_fn,
             output_fn=output_fn,
-            final_fns=_final_functions(structure, kind, backend, space, target_index),
+            final_fns=final_fns,
+            library=_library_scores(
+                attributor,
+                backend,
+                kind,
+                schema,
+                bg_frame,
+                background,
+                final_fns,
+                (score_fn, output_fn),
+            ),
             fingerprint=self.model_fingerprint_,
             tolerance=1e-5 if kind.float32 else 1e-6,
             writer=writer,
@@ -948,12 +963,20 @@ default="auto"
             attr_in = _model_space(engine.structure, engine.schema, frame)
         else:
             attr_in = _raw_array(frame, engine.schema)
-        if engine.final_fns is not None:
+        result = engine.attributor.attribute(attr_in)
+        if engine.library is not None:
+            # The model's own numbers, bit for bit: from the margins the TreeSHAP pass
+            # summed in the library's arithmetic, or from a walk of the trees.
+            margin = result.library_margin
+            if margin is not None:
+                scores, outputs = engine.library.from_margin(margin)
+            else:
+                scores, outputs = engine.library(attr_in)
+        elif engine.final_fns is not None:
             scores, outputs = engine.final_fns[0](attr_in), engine.final_fns[1](attr_in)
         else:
             model_in = engine.schema.model_input(frame)
             scores, outputs = engine.score_fn(model_in), engine.output_fn(model_in)
-        result = engine.attributor.attribute(attr_in)
         _check_efficiency(result.values, result.base_values, outputs, engine.tolerance)
         names = [str(n) for n in self.feature_names_in_]
         writer = engine.writer
@@ -1100,7 +1123,11 @@ def _secret_test(catalog: Catalog, policy: Policy | None) -> Any:
     hidden = frozenset(skeleton(n) for n in catalog.hidden())
 
     def secret(name: str) -> bool:
-        return skeleton(name) in hidden or (policy is not None and policy.is_secret(name))
+        # No hidden name, no spelling to compare: the look-alike table (a quarter of a
+        # second to build) is then never needed.
+        return (bool(hidden) and skeleton(name) in hidden) or (
+            policy is not None and policy.is_secret(name)
+        )
 
     return secret
 
@@ -1237,6 +1264,34 @@ def _final_functions(
         return None
     output = guarded(est, _method_of(est, kind, space), output_function(est, kind, space, target))
     return _score_function(est, kind, target), output
+
+
+def _library_scores(
+    attributor: Attributor,
+    backend: Backend,
+    kind: ModelKind,
+    schema: Schema,
+    bg_frame: pd.DataFrame,
+    background: Any,
+    final_fns: tuple[OutputFn, OutputFn] | None,
+    fns: tuple[OutputFn, OutputFn],
+) -> Any:
+    """The compiled trees' scores in the library's arithmetic (a ``LibraryScores``), when
+    they equal the model's on the background rows; else None."""
+    scorer = getattr(attributor, "library_scores", None)
+    if scorer is None or backend.input_space != "model" or len(bg_frame) == 0:
+        return None
+    if final_fns is not None:  # the final estimator on the transformed rows: no transform
+        expected = (final_fns[0](background), final_fns[1](background))
+    else:
+        model_in = schema.model_input(bg_frame)
+        expected = (fns[0](model_in), fns[1](model_in))
+    return scorer(
+        classifier=kind.is_classifier,
+        n_classes=kind.n_classes,
+        reference=background,
+        expected=expected,
+    )
 
 
 def _probe_missing(schema: Schema, bg: pd.DataFrame, score_fn: OutputFn) -> Schema:

@@ -97,12 +97,17 @@ class Attribution:
         sampling and surrogate methods.
     std_errors : ndarray of shape (n_rows, n_players) or None
         Standard errors of sampled values; None for exact methods.
+    library_margin : ndarray of shape (n_rows,) or None
+        The model's own margin of each row, summed in the library's arithmetic during the
+        same pass (tree models whose scores :mod:`.tree._library_scores` reproduces); None
+        otherwise.
     """
 
     values: FloatArray
     base_values: FloatArray
     exact: bool
     std_errors: FloatArray | None = None
+    library_margin: np.ndarray[Any, Any] | None = None
 
 
 class Attributor(ABC):

@@ -44,6 +44,7 @@ from ._tree_support import is_averaging_ensemble, is_tree_subclass, known_base_n
 # The compiled core (``.tree``, which imports numba) is imported where a model is built.
 if TYPE_CHECKING:
     from .tree import InterventionalTreeCore, TreeShapCore
+    from .tree._library_scores import LibraryScores
 
 __all__ = ["TreeAttributor"]
 
@@ -76,6 +77,7 @@ class TreeAttributor(Attributor):
 
     _core: TreeShapCore | None = None
     _interventional: InterventionalTreeCore | None = None
+    _library: LibraryScores | None = None
 
     def __init__(self, context: ExplainContext) -> None:
         # shap is imported only where it computes the values (a model the core cannot
@@ -128,6 +130,40 @@ class TreeAttributor(Attributor):
     def interventional(self) -> InterventionalTreeCore | None:
         """explainscore's interventional core (probability space), or None."""
         return self._interventional
+
+    def library_scores(
+        self, *, classifier: bool, n_classes: int, reference: Any, expected: Any
+    ) -> Any:
+        """Scores and outputs in the library's own arithmetic from the compiled trees
+        (:mod:`.tree._library_scores`), or None when they would not equal the library's bit
+        for bit on ``reference`` (rows in the model's space; ``expected`` the library's own
+        scores and outputs on them)."""
+        core = self._core if self._core is not None else self._interventional
+        if core is None:
+            return None
+        from .tree._library_scores import library_scores
+
+        own = self._core
+        scorer = library_scores(
+            core.ensemble,
+            classifier=classifier,
+            n_classes=n_classes,
+            target=self._context.target_class,
+            space=self._context.output_space,
+            reference=reference,
+            expected=expected,
+            margin=None
+            if own is None
+            else lambda rows, dtype, base: own.shap_values_and_margin(rows, dtype=dtype, base=base)[
+                1
+            ],
+        )
+        if scorer is not None and self._core is not None:
+            # From now on the TreeSHAP pass also sums the leaves each row reaches in the
+            # library's arithmetic (``Attribution.library_margin``): the scores then cost
+            # no walk of their own.
+            self._library = scorer
+        return scorer
 
     @property
     def mirrored(self) -> bool:
@@ -317,11 +353,21 @@ class TreeAttributor(Attributor):
         )
 
     def _attribute_core(self, core: TreeShapCore, X: np.ndarray[Any, Any]) -> Attribution:
-        values = core.shap_values(np.asarray(X, dtype=np.float64))
+        margin = None
+        if self._library is None:
+            values = core.shap_values(np.asarray(X, dtype=np.float64))
+        else:
+            lib = self._library
+            values, margin = core.shap_values_and_margin(
+                np.asarray(X, dtype=np.float64), dtype=lib.dtype, base=lib.base
+            )
         base = core.expected_value
         if self.mirrored:
             # The single binary margin is class 1's log-odds; class 0's is its negative.
             values, base = -values, -base
         return Attribution(
-            values=values, base_values=np.full(len(values), base, dtype=np.float64), exact=True
+            values=values,
+            base_values=np.full(len(values), base, dtype=np.float64),
+            exact=True,
+            library_margin=margin,
         )

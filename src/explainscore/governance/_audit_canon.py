@@ -39,10 +39,12 @@ __all__ = [
     "canonical_json_trusted",
     "canonical_members",
     "canonical_members_trusted",
+    "check_json",
     "input_digest",
     "join_members",
     "parse_utc",
     "plain_inputs",
+    "plain_inputs_checked",
     "utc_text",
 ]
 
@@ -75,9 +77,16 @@ def canonical_json(value: Any, version: int = CANON_VERSION) -> bytes:
         path to the value, not the value.
     """
     _check_version(version)
-    if not _valid(value, 0, version):
+    if not _plainly_valid(value, 0) and not _valid(value, 0, version):
         _check(value, "$", 0, version)  # raises, naming where
     return canonical_json_trusted(value, version)
+
+
+def check_json(value: Any) -> None:
+    """Raise as :func:`canonical_json` (current version) would for ``value``, without encoding
+    it (a lone surrogate is found only when it is encoded)."""
+    if not _plainly_valid(value, 0) and not _valid(value, 0, CANON_VERSION):
+        _check(value, "$", 0, CANON_VERSION)
 
 
 def canonical_json_trusted(value: Any, version: int = CANON_VERSION) -> bytes:
@@ -109,7 +118,7 @@ def canonical_members(value: Mapping[str, Any], version: int = CANON_VERSION) ->
     _check_version(version)
     if not isinstance(value, dict):
         raise ParameterError("Audit data for canonical members must be a dict.")
-    if not _valid(value, 0, version):
+    if not _plainly_valid(value, 0) and not _valid(value, 0, version):
         _check(value, "$", 0, version)  # raises, naming where
     return canonical_members_trusted(value, version)
 
@@ -162,6 +171,43 @@ def _int_ok(value: int, version: int) -> bool:
         return rfc8785.dumps(float(value)) == str(value).encode("ascii")
     except (OverflowError, rfc8785.CanonicalizationError):
         return False
+
+
+def _plainly_valid(value: Any, depth: int) -> bool:
+    """True if ``value`` is made of the plain JSON types only, within every limit (either
+    version). False does not mean invalid: :func:`_valid` then decides.
+
+    The common case at a fraction of :func:`_valid`'s cost: one loop per container, exact
+    classes, no call per leaf.
+    """
+    if depth > _MAX_DEPTH:
+        return False
+    cls = value.__class__
+    if cls is dict:
+        for key in value:
+            if key.__class__ is not str:
+                return False
+        items: Any = value.values()
+    elif cls is list or cls is tuple:
+        items = value
+    else:
+        return _plainly_valid([value], depth - 1)
+    for item in items:
+        cls = item.__class__
+        if cls is float:
+            if item - item != 0.0:  # NaN or infinite (their difference is NaN)
+                return False
+        elif cls is str or cls is bool or item is None:
+            continue
+        elif cls is int:
+            if not -_SAFE_INT <= item <= _SAFE_INT:
+                return False
+        elif cls is dict or cls is list or cls is tuple:
+            if not _plainly_valid(item, depth + 1):
+                return False
+        else:
+            return False
+    return True
 
 
 def _valid(value: Any, depth: int, version: int) -> bool:
@@ -231,6 +277,13 @@ def plain_inputs(inputs: Any) -> dict[str, Any]:
     ``None`` (as in :class:`~explainscore.FeatureAttribution`), dates and times become ISO
     8601 text. Column names must be ``str``.
     """
+    return plain_inputs_checked(inputs)[0]
+
+
+def plain_inputs_checked(inputs: Any) -> tuple[dict[str, Any], bool]:
+    """:func:`plain_inputs`, and whether the result is plainly valid canonical JSON already
+    (str keys, finite floats, ints a double holds, text, None, bools): then it can be encoded
+    without another check."""
     frame_rows = getattr(inputs, "shape", None)
     if frame_rows is not None and hasattr(inputs, "columns"):
         if inputs.shape[0] != 1:
@@ -246,14 +299,29 @@ def plain_inputs(inputs: Any) -> dict[str, Any]:
             f"one-row DataFrame; got {type(inputs).__name__}."
         )
     out: dict[str, Any] = {}
+    plain = True
     for key, value in inputs.items():
-        if not isinstance(key, str):
-            raise ParameterError(
-                f"inputs for the audit log have a column name of type {type(key).__name__}; "
-                "column names must be str."
-            )
-        out[key] = _plain_value(value, key)
-    return out
+        if key.__class__ is not str:
+            if not isinstance(key, str):
+                raise ParameterError(
+                    "inputs for the audit log have a column name of type "
+                    f"{type(key).__name__}; column names must be str."
+                )
+            plain = False
+        cls = value.__class__
+        # The common leaves inline (a call per value was most of the cost).
+        if (
+            (cls is float and value - value == 0.0)  # finite (NaN and inf give NaN)
+            or cls is str
+            or value is None
+            or cls is bool
+            or (cls is int and -_SAFE_INT <= value <= _SAFE_INT)
+        ):
+            out[key] = value
+        else:
+            out[key] = _plain_value(value, key)
+            plain = False  # a numpy scalar, a date, a big int: let the full check look
+    return out, plain
 
 
 def _plain_value(value: Any, column: str) -> Any:
@@ -310,7 +378,12 @@ def utc_text(moment: dt.datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` for an aware datetime (fixed width, sorts as time)."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ParameterError("The audit log's clock must return timezone-aware datetimes.")
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if moment.tzinfo is not dt.UTC:
+        moment = moment.astimezone(dt.UTC)
+    if moment.year < 1000:  # strftime does not pad the year to four digits; isoformat does
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat: the same text for years from 1000 on, several times faster than strftime.
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_utc(text: str) -> dt.datetime:

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ParameterError
-from ._audit_canon import canonical_json, plain_inputs
+from ._audit_canon import (
+    canonical_json,
+    canonical_json_trusted,
+    check_json,
+    plain_inputs,
+    plain_inputs_checked,
+)
 from ._pseudonym import lead_text
 
 if TYPE_CHECKING:
@@ -131,7 +137,7 @@ def event_fields(
             raise ParameterError(f"The audit event key {key!r} is also in 'details'.")
         details[key] = event[key]
     out["details"] = details or None
-    canonical_json(out["details"])  # refuse what JSON cannot hold now, not at write time
+    check_json(out["details"])  # refuse what JSON cannot hold now, not at write time
     return out
 
 
@@ -179,6 +185,8 @@ def _text(value: Any, key: str) -> str | None:
 def _score(value: Any) -> float | None:
     if value is None:
         return None
+    if value.__class__ is float and value - value == 0.0:  # finite: the common case first
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ParameterError("The audit field 'score' must be a number or None.")
     score = float(value)
@@ -207,7 +215,7 @@ def _attributions(value: Any, store_values: bool) -> list[dict[str, Any]] | None
 
 def _part(item: Any, key: str) -> Any:
     # An attribution as a dict or as a FeatureAttribution (or anything with the attributes).
-    if isinstance(item, Mapping):
+    if item.__class__ is dict or isinstance(item, Mapping):
         return item.get(key)
     return getattr(item, key, None)
 
@@ -218,7 +226,7 @@ def _reason_codes(value: Any) -> list[Any] | None:
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
         raise ParameterError("The audit field 'reason_codes' must be a list.")
     codes = [c.model_dump(mode="json") if hasattr(c, "model_dump") else c for c in value]
-    canonical_json(codes)
+    check_json(codes)
     return codes
 
 
@@ -228,7 +236,7 @@ def _json_object(value: Any, key: str) -> dict[str, Any] | None:
     if not isinstance(value, Mapping):
         raise ParameterError(f"The audit field {key!r} must be a dict or None.")
     out = dict(value)
-    canonical_json(out)
+    check_json(out)
     return out
 
 
@@ -237,8 +245,9 @@ def _inputs(inputs: Any, digest: Any, store: bool) -> tuple[str | None, dict[str
         raise ParameterError("The audit field 'input_digest' must be 'sha256:' + 64 hex digits.")
     if inputs is None:
         return digest, None
-    plain = plain_inputs(inputs)
-    computed = "sha256:" + hashlib.sha256(canonical_json(plain)).hexdigest()  # input_digest
+    plain, checked = plain_inputs_checked(inputs)
+    text = canonical_json_trusted(plain) if checked else canonical_json(plain)
+    computed = "sha256:" + hashlib.sha256(text).hexdigest()  # input_digest
     if digest is not None and digest != computed:
         raise ParameterError("The audit fields 'inputs' and 'input_digest' disagree.")
     return computed, (plain if store else None)

@@ -3,9 +3,9 @@
 A caller queues its batch and waits. One of the waiting callers at a time is the *leader*:
 it takes every batch queued so far, has the store write them all in one transaction (each
 batch numbered and chained after the one before it), makes them durable (one ``fsync``,
-which another process may already have done), acknowledges every caller of the group and
-hands the leadership to the first caller queued meanwhile. A caller returns only once its
-own records are durable.
+which another process may already have done), hands the leadership to the first caller
+queued meanwhile and acknowledges every caller of the group. A caller returns only once
+its own records are durable.
 
 The batch of one caller stays all or nothing: a batch that cannot be built (an invalid
 ``links_to``) fails alone, the others of its group are written. A failed transaction or sync
@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ._audit_models import AuditReceipt
@@ -40,7 +40,8 @@ class Commit:
 @dataclass(eq=False)
 class _Request:
     batch: Sequence[Any]
-    event: threading.Event = field(default_factory=threading.Event)
+    # Only a caller that has to wait needs one: a caller that leads at once never waits.
+    event: threading.Event | None = None
     lead: bool = False
     done: bool = False
     outcome: Outcome | None = None
@@ -86,11 +87,14 @@ class GroupCommitter:
             self._queue.append(req)
             if not self._leading:
                 self._leading = req.lead = True
+            else:
+                req.event = threading.Event()
         try:
             while not req.done:
                 if req.lead:
                     self._lead(commit, sync)
                 else:
+                    assert req.event is not None  # made above for every caller that waits
                     req.event.wait()
                     req.event.clear()
         except BaseException:
@@ -127,13 +131,18 @@ class GroupCommitter:
         # is in its group. (Starting its transaction during the sync would commit a group
         # of one that the sync in progress cannot cover: with writers that wait for their
         # acknowledgement, that halves the group per sync.)
+        self._hand_over()
+        for req, outcome in zip(group, outcomes, strict=True):
+            req.outcome, req.done = outcome, True
+            if req.event is not None:
+                req.event.set()
+
+    def _hand_over(self) -> None:
         with self._mutex:
             if self._queue:
                 nxt = self._queue[0]
                 nxt.lead = True
-                nxt.event.set()
+                if nxt.event is not None:
+                    nxt.event.set()
             else:
                 self._leading = False
-        for req, outcome in zip(group, outcomes, strict=True):
-            req.outcome, req.done = outcome, True
-            req.event.set()

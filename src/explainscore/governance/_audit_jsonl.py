@@ -42,7 +42,7 @@ from ._audit_chain import (
     new_genesis,
     prepare_event,
     seal,
-    seal_event,
+    seal_prepared,
     sealed_hash_ok,
 )
 from ._audit_errors import AuditLogError
@@ -149,14 +149,14 @@ class JsonlStore:
             for batch in batches:
                 # A caller's batch is built whole before anything is written: a bad event
                 # keeps that batch out, and only that one.
-                now = self._clock()
                 built: list[bytes] = []
                 receipts: list[AuditReceipt] = []
                 s, p = seq, prev
                 try:
+                    when = utc_text(self._clock())  # one time for the caller's batch
                     for event in batch:
-                        record, raw = seal_event(event, s + 1, p, now)
-                        s, p = s + 1, str(record["hash"])
+                        p, raw = seal_prepared(event, s + 1, p, when)
+                        s += 1
                         built.append(raw + b"\n")
                         receipts.append(AuditReceipt(seq=s, record_hash=p))
                 except Exception as exc:

@@ -9,7 +9,10 @@ Durability and concurrency:
   are written by one ``BEGIN IMMEDIATE`` transaction, which reads the head, numbers, hashes
   and inserts them all. SQLite lets one such transaction run at a time across all
   processes, so two writers can never both extend the same head (fork the chain). Others
-  wait up to ``busy_timeout``.
+  wait up to ``busy_timeout``: explainscore's writers queue on an ``flock`` of
+  ``<log>-lock`` first (handed over at once, where SQLite's wait sleeps for milliseconds).
+  The head is read again only when SQLite's ``data_version`` shows that another connection
+  committed since this one's last commit; otherwise it is the record this one wrote last.
 - WAL journal with ``synchronous=NORMAL``: a commit writes the WAL but does not sync it.
   With ``durability="full"`` the committer then syncs the WAL file itself, outside the write
   lock, under an ``flock`` on ``<log>-sync``; that file remembers (per chain) the sequence
@@ -36,7 +39,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from ._audit_canon import parse_utc
+from ._audit_canon import parse_utc, utc_text
 from ._audit_chain import (
     ChainVerifier,
     PreparedEvent,
@@ -44,13 +47,14 @@ from ._audit_chain import (
     new_genesis,
     prepare_event,
     seal,
-    seal_event,
+    seal_prepared,
     sealed_hash_ok,
 )
 from ._audit_errors import AuditLogError
 from ._audit_group import Commit, GroupCommitter, Outcome
 from ._audit_models import AuditReceipt
 from ._audit_store import Clock, Fields
+from ._audit_turn import WriterTurn
 
 __all__ = ["SqliteStore"]
 
@@ -88,12 +92,18 @@ class SqliteStore:
         self._ready = False
         self._genesis: str | None = None
         self._last: tuple[int, bytes, str] | None = None  # (seq, bytes, hash) written last
+        # (data_version, seq, hash) after this connection's last commit: while no other
+        # connection has committed since (SQLite's data_version is unchanged), the head is
+        # the record this connection wrote last and needs no reading.
+        self._known: tuple[int, int, str] | None = None
         # The sync step has its own connection (to read the committed head) and lock: it
         # runs without the write lock, so other processes commit meanwhile.
         self._sync_lock = threading.Lock()
         self._sync_conn: sqlite3.Connection | None = None
         self._sync_fd = -1
         self._sync_pid = 0
+        # Writers of this log (any process) take turns before their transaction.
+        self._turn = WriterTurn(path, busy_timeout)
         self._dir_synced = False
         self._group = GroupCommitter()
         #: Counters for tests and benchmarks: records appended, transactions, fsyncs, and
@@ -127,7 +137,7 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise AuditLogError(f"Cannot open the audit log {str(self.path)!r}: {exc}") from None
         self._conn, self._pid, self._ready = conn, os.getpid(), False
-        self._genesis, self._last = None, None
+        self._genesis, self._last, self._known = None, None, None
         return conn
 
     def _writable(self) -> sqlite3.Connection:
@@ -210,8 +220,13 @@ class SqliteStore:
         outcomes: list[Outcome] = []
         with self._lock:
             conn = self._writable()
-            with self._transaction(conn, immediate=True):
-                seq, prev = self._head(conn)
+            known, self._known = self._known, None  # set again only once this commits
+            with self._turn.hold(), self._transaction(conn, immediate=True):
+                version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+                if known is not None and known[0] == version:
+                    seq, prev = known[1], known[2]
+                else:
+                    seq, prev = self._head(conn)
                 rows: list[tuple[Any, ...]] = []
                 for batch in batches:
                     try:
@@ -228,6 +243,7 @@ class SqliteStore:
                 if self._genesis is None:
                     first = conn.execute("SELECT hash FROM audit_records WHERE seq = 0").fetchone()
                     self._genesis = None if first is None else _text(first[0])
+            self._known = (version, seq, prev)
             self.stats["commits"] += 1
             self.stats["appends"] += len(rows)
             return Commit(outcomes, (self._genesis, seq))
@@ -237,9 +253,10 @@ class SqliteStore:
     ) -> tuple[list[tuple[tuple[Any, ...], AuditReceipt]], int, str]:
         built = []
         for event in batch:
-            record, raw = seal_event(event, seq + 1, prev, self._clock())
-            seq, prev = seq + 1, str(record["hash"])
-            row = (seq, record["time"], record["lead_id"], prev, raw.decode())
+            when = utc_text(self._clock())
+            prev, raw = seal_prepared(event, seq + 1, prev, when)
+            seq += 1
+            row = (seq, when, event.fields["lead_id"], prev, raw.decode())
             built.append((row, AuditReceipt(seq=seq, record_hash=prev)))
         return built, seq, prev
 
@@ -455,7 +472,8 @@ class SqliteStore:
     def purge(self, cutoff: dt.datetime, make_fields: Callable[[Mapping[str, Any]], Fields]) -> int:
         with self._lock:
             conn = self._writable()
-            with self._transaction(conn, immediate=True):
+            self._known = None  # the purge moves the head with no data_version change
+            with self._turn.hold(), self._transaction(conn, immediate=True):
                 verifier = ChainVerifier()
                 self._scan_in(conn, verifier)
                 verdict = verifier.finish()
@@ -521,6 +539,7 @@ class SqliteStore:
             elif self._conn is not None:
                 _INHERITED.append(self._conn)
             self._conn = None
+            self._turn.close()
         with self._sync_lock:
             if self._sync_pid == os.getpid():
                 if self._sync_conn is not None:

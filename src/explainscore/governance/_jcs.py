@@ -41,6 +41,8 @@ _EXACT_INT = 2.0**53
 _encode = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
 ).encode
+# Keys holding characters from U+E000 up may sort differently by UTF-16 code units.
+_HIGH_CHAR = re.compile("[\ue000-\U0010ffff]")
 
 
 class _NeedsPackageError(Exception):
@@ -81,6 +83,26 @@ def jcs_dumps(value: Any) -> bytes:
         return _encode(value).encode("utf-8")  # a key, a hash, a name: no walk needed
     if cls is float:
         return _float_text(value).encode("ascii")
+    # Most values need no walk at all: the C encoder writes every double as repr() does,
+    # which is RFC 8785's text unless repr uses an exponent (always signed: "e-07", "e+16")
+    # or writes an integral value ("2.0"); inside an array or object such a number is
+    # followed by "," "]" or "}". If the text holds none of these (a superset: a string may
+    # hold them too) and no character that could sort a key differently, it is the answer.
+    text = _encode(value)
+    if (
+        "e-" not in text
+        and "e+" not in text
+        and ".0," not in text
+        and ".0]" not in text
+        and ".0}" not in text
+        and (text.isascii() or _HIGH_CHAR.search(text) is None)
+    ):
+        return text.encode("utf-8")
+    return _walked(value)
+
+
+def _walked(value: Any) -> bytes:
+    """The general route: doubles rewritten before encoding, rare key orders by ``rfc8785``."""
     numbers: list[str] = []
     try:
         prepared = _prepare(value, numbers)
@@ -110,7 +132,14 @@ def _prepare(value: Any, numbers: list[str]) -> Any:
         for key, item in value.items():
             if not key.isascii() and any(ord(c) >= 0xE000 for c in key):
                 raise _NeedsPackageError
-            out[key] = _prepare(item, numbers)
+            # Leaves inline (a call per leaf was most of the walk's cost).
+            kind = item.__class__
+            if kind is float:
+                out[key] = _number(item, numbers)
+            elif kind is str or kind is int or kind is bool or item is None:
+                out[key] = item
+            else:
+                out[key] = _prepare(item, numbers)
         return out
     if cls is list or cls is tuple:
         return [_prepare(item, numbers) for item in value]
@@ -133,10 +162,10 @@ def _prepare(value: Any, numbers: list[str]) -> Any:
 
 
 def _number(x: float, numbers: list[str]) -> Any:
-    magnitude = abs(x)
-    if x.is_integer() and magnitude < _EXACT_INT:
-        return int(x)  # the same digits, without ".0" (and -0.0 as 0)
-    if _FIXED_LOW <= magnitude < _FIXED_HIGH and not x.is_integer():
+    if x.is_integer():
+        if -_EXACT_INT < x < _EXACT_INT:
+            return int(x)  # the same digits, without ".0" (and -0.0 as 0)
+    elif _FIXED_LOW <= x < _FIXED_HIGH or -_FIXED_HIGH < x <= -_FIXED_LOW:
         return x  # repr's text is ECMAScript's here (an integral one would end in ".0")
     # A placeholder string replaced by the number after encoding. Its tag (random: no text
     # value can equal a placeholder by chance) is drawn once per call and kept last.

@@ -115,6 +115,8 @@ class EnsembleBuilder:
         missing_value: float = math.nan,
         link: str = "identity",
         raw_score_scale: float = 1.0,
+        library_dtype: str = "",
+        library_base: tuple[float, ...] = (),
     ) -> TreeEnsemble:
         """Concatenate the trees into a :class:`TreeEnsemble`."""
         p = self._parts
@@ -146,6 +148,8 @@ class EnsembleBuilder:
             missing_value=float(missing_value),
             link=link,
             raw_score_scale=float(raw_score_scale),
+            library_dtype=library_dtype,
+            library_base=tuple(float(b) for b in library_base),
         )
 
 

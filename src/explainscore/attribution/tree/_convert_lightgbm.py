@@ -139,6 +139,10 @@ def convert_lightgbm(estimator: Any) -> TreeEnsemble:
             output=t % per_iter,
             categories=arrays["categories"],
         )
+    objective = str(dump.get("objective", ""))
+    # LightGBM sums its trees in float64 from zero, in tree order; its binary sigmoid with
+    # the default ``sigmoid:1`` is ``1 / (1 + exp(-x))``.
+    plain = per_iter == 1 and not averaged and objective in ("binary sigmoid:1", "regression")
     return builder.build(
         base_offset=np.zeros(per_iter),
         n_features=int(dump["max_feature_idx"]) + 1,
@@ -147,4 +151,6 @@ def convert_lightgbm(estimator: Any) -> TreeEnsemble:
         source=f"lightgbm.{name}",
         link=_LINKS.get(str(dump.get("objective", "")).split(" ")[0], "identity"),
         raw_score_scale=float(n_iter) if averaged else 1.0,
+        library_dtype="float64" if plain else "",
+        library_base=(0.0,) if plain else (),
     )

@@ -71,6 +71,22 @@ def _base_margin(objective: str, scores: list[float], n_outputs: int) -> np.ndar
     return out
 
 
+#: Objectives whose predictions :mod:`._library_scores` reproduces bit for bit: one output, a
+#: logistic or identity link.
+_LIBRARY_SCORED = {"binary:logistic", "binary:logitraw", "reg:logistic", "reg:squarederror"}
+
+
+def _library_base(objective: str, scores: list[float]) -> tuple[float, ...]:
+    """XGBoost's own float32 base margin: ``ProbToMargin`` computes ``-log(1 / p - 1)`` in
+    float32 (its result differs from the float64 logit rounded to float32 in the last bit, and
+    that bit moves about one prediction in six)."""
+    f32 = np.float32
+    if objective in _LOGIT:
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            return tuple(float(-np.log(f32(1.0) / f32(s) - f32(1.0))) for s in scores)
+    return tuple(float(f32(s)) for s in scores)
+
+
 def _missing_sentinel(estimator: Any) -> float:
     """The scikit-learn wrapper's ``missing`` value (NaN for none, or a raw Booster)."""
     if hasattr(estimator, "get_booster"):
@@ -181,7 +197,15 @@ def convert_xgboost(estimator: Any) -> TreeEnsemble:
             categories=cats,
         )
     objective = learner["objective"]["name"]
-    base = _base_margin(objective, _parse_floats(param["base_score"]), n_outputs)
+    scores = _parse_floats(param["base_score"])
+    base = _base_margin(objective, scores, n_outputs)
+    plain = (
+        objective in _LIBRARY_SCORED
+        and n_outputs == 1
+        and weights is None
+        and len(scores) == 1
+        and gb["name"] == "gbtree"
+    )
     return builder.build(
         base_offset=base,
         n_features=int(param["num_feature"]),
@@ -190,4 +214,6 @@ def convert_xgboost(estimator: Any) -> TreeEnsemble:
         source=f"{type(estimator).__module__.split('.')[0]}.{name}",
         missing_value=_missing_sentinel(estimator),
         link=_link(objective),
+        library_dtype="float32" if plain else "",
+        library_base=_library_base(objective, scores) if plain else (),
     )

@@ -20,7 +20,7 @@ from ..._numba_cache import kernel_cache
 # Compiled on first call, cached in the per-user cache directory (explainscore._numba_cache).
 _CACHE = kernel_cache()
 
-__all__ = ["block_fail_masks", "goes_left", "is_plain", "plain_left"]
+__all__ = ["block_fail_masks", "fail_masks", "goes_left", "is_plain", "plain_left"]
 
 _U = np.uint64
 
@@ -91,9 +91,35 @@ def block_fail_masks(
     fail: Any,
 ) -> None:
     """Fail masks of the rows ``lo:lo + n_rows`` of ``XT`` (features x rows) at every node of
+    one tree: ``fail[node - base, j]`` (uint64), for any kind of node (see
+    :func:`fail_masks`)."""
+    fail_masks(XT, lo, n_rows, base, n_internal, nodes, p_left, p_right, p_slot, fail, nodes[5])
+
+
+@njit(cache=_CACHE, nogil=True, inline="always")
+def fail_masks(
+    XT: Any,
+    lo: Any,
+    n_rows: Any,
+    base: Any,
+    n_internal: Any,
+    nodes: Any,
+    p_left: Any,
+    p_right: Any,
+    p_slot: Any,
+    fail: Any,
+    special: Any,
+) -> None:
+    """Fail masks of the rows ``lo:lo + n_rows`` of ``XT`` (features x rows) at every node of
     one tree: ``fail[node - base, j]`` (uint64). Nodes outer, rows inner, so the loop over rows
-    vectorises for plain numeric splits."""
-    p_feature, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words = nodes
+    vectorises for plain numeric splits.
+
+    ``special`` is the categorical bitset words (``nodes[5]``) when some node of the model is
+    not a plain numeric split, else None: numba then drops the other rule at compile time
+    (``special is None`` is decided by the argument's type), so a model with plain splits
+    only never compiles :func:`_special`. The values are the same either way.
+    """
+    p_feature, p_threshold, p_flags, p_cat_start, p_cat_len, _cat_words = nodes
     one = _U(1)
     ulo = _U(lo)
     for j in range(n_rows):
@@ -106,7 +132,7 @@ def block_fail_masks(
         fl_ = fail[_U(p_left[g] - base)]
         fr_ = fail[_U(p_right[g] - base)]
         fl = p_flags[g]
-        if is_plain(fl):
+        if special is None or is_plain(fl):
             th = p_threshold[g]
             for j in range(n_rows):
                 go = _U(plain_left(xs[ulo + _U(j)], th, fl))
@@ -116,7 +142,7 @@ def block_fail_masks(
         else:
             for j in range(n_rows):
                 x = xs[ulo + _U(j)]
-                go = _U(goes_left(x, g, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words))
+                go = _U(goes_left(x, g, p_threshold, p_flags, p_cat_start, p_cat_len, special))
                 f = fp[j]
                 fl_[j] = f | (bit * (one - go))
                 fr_[j] = f | (bit * go)

@@ -100,6 +100,14 @@ class TreeEnsemble:
         (``boosting_type="rf"``) predicts the logistic of the *mean* of its trees, which is the
         margin here, but its ``raw_score=True`` and ``pred_contrib=True`` return the *sum*, so
         the scale is its number of iterations. 1 for every other model.
+    library_dtype : {"", "float32", "float64"}
+        The dtype the library sums its trees' leaf values in, tree by tree from
+        ``library_base``, when that arithmetic is known (XGBoost: float32; LightGBM: float64)
+        and the model has one output and no per-tree weights; ``""`` otherwise. With it,
+        :mod:`._library_scores` reproduces the library's scores bit for bit.
+    library_base : tuple of float
+        The base margin exactly as the library holds it (XGBoost rounds its logit to
+        float32); empty when ``library_dtype`` is ``""``.
     """
 
     left: npt.NDArray[np.int32]
@@ -122,6 +130,8 @@ class TreeEnsemble:
     missing_value: float = math.nan
     link: str = "identity"
     raw_score_scale: float = 1.0
+    library_dtype: str = ""
+    library_base: tuple[float, ...] = ()
 
     @property
     def n_outputs(self) -> int:

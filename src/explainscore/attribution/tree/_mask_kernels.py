@@ -35,13 +35,21 @@ import numpy as np
 from numba import njit, prange
 
 from ..._numba_cache import kernel_cache
-from ._decision import block_fail_masks, goes_left, is_plain, plain_left
+from ._decision import fail_masks, goes_left, is_plain, plain_left
 from ._plan_kernels import direct_slot_values, disagree_value, prefetch, trailing_zeros
 
 # Compiled on first call, cached in the per-user cache directory (explainscore._numba_cache).
 _CACHE = kernel_cache()
 
-__all__ = ["KIND_DIRECT", "KIND_SUBSETS", "KIND_VALUES", "mask_parallel", "mask_rows"]
+__all__ = [
+    "KIND_DIRECT",
+    "KIND_SUBSETS",
+    "KIND_VALUES",
+    "block_work",
+    "mask_block",
+    "mask_parallel",
+    "mask_rows",
+]
 
 KIND_DIRECT = 0
 KIND_SUBSETS = 1
@@ -102,6 +110,8 @@ def mask_rows(
     max_d: int,
     direct: Any,
     ahead: Any,
+    special: Any,
+    scored: Any = None,
 ) -> None:
     """Add the Shapley values of every row of ``X`` (rows x features) to ``out``, and the
     value of the leaf each row reaches in each tree to ``reached`` (the prediction, for free:
@@ -116,7 +126,10 @@ def mask_rows(
     not fit in the cache: the kernel then prefetches the entries ``_AHEAD`` leaves before
     it reads them, so the misses overlap (one forest lead: 2.9 -> 2.3 ms). When the tables
     fit, the prefetches only cost instructions (one XGBoost lead: 124 -> 151 µs), so None
-    compiles them out. Neither changes a value.
+    compiles them out. ``special`` is the categorical bitset words when some node is not a
+    plain numeric split, else None (see ``_decision.fail_masks``). None of them changes a
+    value; each None also keeps numba from compiling the code it leaves out. ``scored`` is
+    as in :func:`mask_block`.
     """
     (
         p_feature,
@@ -124,7 +137,7 @@ def mask_rows(
         p_flags,
         p_cat_start,
         p_cat_len,
-        cat_words,
+        _cat_words,  # passed as ``special``
         p_left,
         p_right,
         p_slot,
@@ -167,10 +180,10 @@ def mask_rows(
                 g = _U(base + gi)
                 xv = x[_U(p_feature[g])]
                 fl = p_flags[g]
-                if is_plain(fl):
+                if special is None or is_plain(fl):
                     gl = plain_left(xv, p_threshold[g], fl)
                 else:
-                    gl = goes_left(xv, g, p_threshold, p_flags, p_cat_start, p_cat_len, cat_words)
+                    gl = goes_left(xv, g, p_threshold, p_flags, p_cat_start, p_cat_len, special)
                 bit = one << _U(p_slot[g])
                 f = fail[_U(gi)]
                 left = zero - _U(gl)  # all ones when the row goes left
@@ -200,6 +213,8 @@ def mask_rows(
                 so = _U(leaf_slot[lf])
                 fm = fail[leaf - _U(base)]
                 got += p_value[leaf] * (fm == zero)
+                if scored is not None and fm == zero:
+                    scored[1][i] += scored[0][leaf]
                 full = (one << d) - one
                 a = full & ~fm
                 if direct is None or leaf_kind[lf] != KIND_DIRECT:
@@ -217,11 +232,66 @@ def mask_rows(
         reached[i] = got
 
 
+def block_work(max_nodes: int, max_d: int, rows: int) -> tuple[Any, ...]:
+    """Scratch arrays of :func:`mask_block` for blocks of up to ``rows`` rows.
+
+    Allocated in numpy rather than in the kernel: each array-creation call of a new dtype in
+    a kernel makes numba compile its implementation on an empty cache (a quarter of a second
+    each), and one allocation serves every block of a batch. :func:`_block_work` is the same
+    inside numba, for the parallel driver (one per block).
+    """
+    return (
+        np.empty((max_nodes, rows), dtype=np.uint64),  # fail masks
+        np.empty(rows, dtype=np.uint64),  # agree masks
+        np.empty(rows, dtype=np.float64),  # K[A]
+        np.empty(rows, dtype=np.float64),  # value of a slot outside A
+        np.empty((max_d + 1, rows), dtype=np.float64),  # per-slot accumulator
+        np.empty(max_d + 2, dtype=np.float64),  # direct leaves: e_k
+        np.empty(max_d + 1, dtype=np.float64),  # direct leaves: prefix products
+        np.empty(max_d + 1, dtype=np.uint8),  # direct leaves: agree flags
+    )
+
+
 @njit(cache=_CACHE, nogil=True)
-def mask_block(XT: Any, outT: Any, lo: int, hi: int, plan: Any, max_nodes: int, max_d: int) -> None:
+def _block_work(max_nodes: int, max_d: int, rows: int) -> Any:
+    """:func:`block_work` in numba (the parallel driver allocates one per block)."""
+    return (
+        np.empty((max_nodes, rows), dtype=np.uint64),
+        np.empty(rows, dtype=np.uint64),
+        np.empty(rows, dtype=np.float64),
+        np.empty(rows, dtype=np.float64),
+        np.empty((max_d + 1, rows), dtype=np.float64),
+        np.empty(max_d + 2, dtype=np.float64),
+        np.empty(max_d + 1, dtype=np.float64),
+        np.empty(max_d + 1, dtype=np.uint8),
+    )
+
+
+@njit(cache=_CACHE, nogil=True)
+def mask_block(
+    XT: Any,
+    outT: Any,
+    lo: int,
+    hi: int,
+    plan: Any,
+    direct: Any,
+    special: Any,
+    work: Any,
+    scored: Any = None,
+) -> None:
     """Add the values of rows ``lo:hi`` to ``outT`` (players x rows); ``XT`` is features x
     rows. Trees outer, then nodes or leaves, rows innermost: the decision pass is a
-    vectorisable loop over contiguous rows and a tree's tables stay in cache for the block."""
+    vectorisable loop over contiguous rows and a tree's tables stay in cache for the block.
+
+    ``direct`` and ``special`` are as in :func:`mask_rows`: None leaves the code of leaves
+    without a table, and of nodes that are not plain numeric splits, out of the compiled
+    kernel (most models have neither; the values do not change). ``work`` is
+    :func:`block_work` for at least ``hi - lo`` rows (its contents do not matter).
+
+    ``scored`` is None, or ``(leaf, sums)``: each plan node's leaf value and the rows' sums,
+    both in the dtype the model's library adds its trees in; the value of the leaf each row
+    reaches (the one whose fail mask is empty) is added to its sum, tree after tree, which is
+    the library's own margin bit for bit (see ``_library_scores``)."""
     nodes = plan[:6]
     (
         _p_feature,
@@ -248,22 +318,20 @@ def mask_block(XT: Any, outT: Any, lo: int, hi: int, plan: Any, max_nodes: int, 
         slot_player,
         tables,
         subsets,
-        weights,
+        _weights,  # passed as ``direct``
     ) = plan
     B = hi - lo
-    fail = np.zeros((max_nodes, B), dtype=np.uint64)
-    agree = np.empty(B, dtype=np.uint64)
-    k_a = np.empty(B, dtype=np.float64)
-    c_dis = np.empty(B, dtype=np.float64)
-    r = np.zeros((max_d + 1, B), dtype=np.float64)
-    e = np.empty(max_d + 2, dtype=np.float64)
-    pre = np.empty(max_d + 1, dtype=np.float64)
-    slot_agree = np.empty(max_d + 1, dtype=np.uint8)
+    # Every fail mask the block reads is written first in the same tree (parents precede
+    # children); the accumulator starts at zero and is zero again after each tree.
+    fail, agree, k_a, c_dis, r, e, pre, slot_agree = work
+    for s in range(r.shape[0]):
+        for j in range(B):
+            r[s, j] = 0.0
     one = np.uint64(1)
     ulo = _U(lo)
     for t in range(tree_node_start.shape[0] - 1):
         base = tree_node_start[t]
-        block_fail_masks(XT, lo, B, base, tree_internal[t], nodes, p_left, p_right, p_slot, fail)
+        fail_masks(XT, lo, B, base, tree_internal[t], nodes, p_left, p_right, p_slot, fail, special)
         pd = 0
         pso = 0
         for lf in range(tree_leaf_start[t], tree_leaf_start[t + 1]):
@@ -282,6 +350,12 @@ def mask_block(XT: Any, outT: Any, lo: int, hi: int, plan: Any, max_nodes: int, 
             so = leaf_slot[lf]
             v = p_value[leaf]
             fleaf = fail[leaf - base]
+            if scored is not None:
+                lv = scored[0][leaf]
+                sums = scored[1]
+                for j in range(B):
+                    if fleaf[j] == 0:
+                        sums[ulo + _U(j)] += lv
             if kind == KIND_VALUES:
                 # The common case, spelt out so the loop carries no dispatch.
                 for j in range(B):
@@ -309,10 +383,10 @@ def mask_block(XT: Any, outT: Any, lo: int, hi: int, plan: Any, max_nodes: int, 
                         a = agree[j]
                         inside = keep_z * (k_a[j] - subsets[usub + (a ^ sbit)])
                         rs[j] += inside if a & sbit else c_dis[j]
-            else:
+            elif direct is not None:  # KIND_DIRECT
                 for j in range(B):
                     a = full & ~np.int64(fleaf[j])
-                    _direct_leaf_into(a, d, so, v, slot_z, weights, e, pre, slot_agree, r, j)
+                    _direct_leaf_into(a, d, so, v, slot_z, direct, e, pre, slot_agree, r, j)
             pd = d
             pso = so
         for s in range(pd):
@@ -324,11 +398,23 @@ def mask_block(XT: Any, outT: Any, lo: int, hi: int, plan: Any, max_nodes: int, 
 
 
 @njit(cache=_CACHE, nogil=True, parallel=True)
-def mask_parallel(XT: Any, outT: Any, plan: Any, max_nodes: int, max_d: int, block: int) -> None:
-    """Blocks of ``block`` rows across numba's threads; each block owns its output columns."""
+def mask_parallel(
+    XT: Any,
+    outT: Any,
+    plan: Any,
+    max_nodes: int,
+    max_d: int,
+    block: int,
+    direct: Any,
+    special: Any,
+    scored: Any = None,
+) -> None:
+    """Blocks of ``block`` rows across numba's threads; each block owns its output columns
+    (``direct``, ``special`` and ``scored`` as in :func:`mask_block`)."""
     n = XT.shape[1]
     n_blocks = (n + block - 1) // block
     for b in prange(n_blocks):
         lo = b * block
         hi = min(n, lo + block)
-        mask_block(XT, outT, lo, hi, plan, max_nodes, max_d)
+        work = _block_work(max_nodes, max_d, hi - lo)
+        mask_block(XT, outT, lo, hi, plan, direct, special, work, scored)

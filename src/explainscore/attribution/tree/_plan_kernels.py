@@ -89,35 +89,57 @@ __all__ = [
 ]
 
 
-@njit(cache=_CACHE, nogil=True)
 def layout_trees(
     left: Any, right: Any, feature: Any, cover: Any, tree_start: Any, trees: Any, player: Any
-) -> Any:
+) -> tuple[Any, ...]:
     """Lay the selected trees out in preorder, with parents, slots, ``ud`` and edge ratios.
 
     Returns ``(src, p_left, p_right, p_parent, p_slot, p_ud, p_ratio, tree_node_start)``;
     ``src`` maps each plan node to its ensemble node and child/parent links are plan indices.
+
+    The arrays are allocated here, in numpy, and filled by a kernel: every ``np.empty`` or
+    ``np.full`` of a new dtype inside a kernel makes numba compile its implementation on an
+    empty cache (about a quarter of a second each), which this keeps off the cold start.
     """
-    total = 0
-    for t in trees:
-        total += tree_start[t + 1] - tree_start[t]
-    src = np.empty(total, dtype=np.int32)
-    p_left = np.full(total, -1, dtype=np.int32)
-    p_right = np.full(total, -1, dtype=np.int32)
-    p_parent = np.full(total, -1, dtype=np.int32)
-    p_slot = np.full(total, -1, dtype=np.int32)
-    p_ud = np.zeros(total, dtype=np.int32)
-    p_ratio = np.ones(total, dtype=np.float64)
-    tree_node_start = np.zeros(trees.shape[0] + 1, dtype=np.int64)
-    max_depth = 1
-    for t in trees:
-        max_depth = max(max_depth, tree_start[t + 1] - tree_start[t])
-    # Explicit stack of (ensemble node, plan parent, depth); path_* hold the current ancestors.
-    stack_node = np.empty(max_depth + 2, dtype=np.int64)
-    stack_parent = np.empty(max_depth + 2, dtype=np.int64)
-    stack_depth = np.empty(max_depth + 2, dtype=np.int64)
-    path_player = np.empty(max_depth + 1, dtype=np.int64)
-    path_slot = np.empty(max_depth + 1, dtype=np.int64)
+    sizes = tree_start[trees + 1] - tree_start[trees]
+    total = int(sizes.sum())
+    max_depth = max(1, int(sizes.max())) if sizes.size else 1
+    out = (
+        np.empty(total, dtype=np.int32),  # src
+        np.full(total, -1, dtype=np.int32),  # p_left
+        np.full(total, -1, dtype=np.int32),  # p_right
+        np.full(total, -1, dtype=np.int32),  # p_parent
+        np.full(total, -1, dtype=np.int32),  # p_slot
+        np.zeros(total, dtype=np.int32),  # p_ud
+        np.ones(total, dtype=np.float64),  # p_ratio
+        np.zeros(trees.shape[0] + 1, dtype=np.int64),  # tree_node_start
+    )
+    # Rows: the explicit stack of (ensemble node, plan parent, depth), then the current
+    # ancestors' players and slots.
+    work = np.empty((5, max_depth + 2), dtype=np.int64)
+    _layout_into(left, right, feature, cover, tree_start, trees, player, out, work)
+    return out
+
+
+@njit(cache=_CACHE, nogil=True)
+def _layout_into(
+    left: Any,
+    right: Any,
+    feature: Any,
+    cover: Any,
+    tree_start: Any,
+    trees: Any,
+    player: Any,
+    out: Any,
+    work: Any,
+) -> None:
+    """The kernel of :func:`layout_trees`: fills ``out`` (its arrays, as initialised there)."""
+    src, p_left, p_right, p_parent, p_slot, p_ud, p_ratio, tree_node_start = out
+    stack_node = work[0]
+    stack_parent = work[1]
+    stack_depth = work[2]
+    path_player = work[3]
+    path_slot = work[4]
     pos = 0
     for ti in range(trees.shape[0]):
         t = trees[ti]
@@ -165,10 +187,11 @@ def layout_trees(
             stack_parent[top] = me
             stack_depth[top] = dep + 1
     tree_node_start[trees.shape[0]] = pos
-    return src, p_left, p_right, p_parent, p_slot, p_ud, p_ratio, tree_node_start
 
 
-@njit(cache=_CACHE, nogil=True)
+# Inlined into its callers, as is ``_subset_table``: compiled apart, each small helper is
+# one more numba pipeline on an empty cache (together about 0.2 s of ``fill_tables``).
+@njit(cache=_CACHE, nogil=True, inline="always")
 def path_factors(
     leaf: int, d: int, p_parent: Any, p_slot: Any, p_ratio: Any, p_player: Any, z: Any, who: Any
 ) -> None:
@@ -184,7 +207,7 @@ def path_factors(
         c = p
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, inline="always")
 def _subset_table(d: int, v: float, z: Any, weights: Any, K: Any, off: int) -> None:
     """``K[off + C] = v * sum over non-empty S within C of w(|S|-1, d) * prod_{P minus S} z``."""
     size = 1 << d
@@ -275,7 +298,6 @@ def disagree_value(a: int, dis: int, ka: float, sub: int, so: int, K: Any, slot_
     return float(slot_z[so + s0] * (ka - K[sub + (a | (1 << s0))]))
 
 
-@njit(cache=_CACHE, nogil=True)
 def fill_tables(
     leaves: Any,
     leaf_d: Any,
@@ -300,13 +322,41 @@ def fill_tables(
     :func:`_subset_table`), indexed by the bit mask of slots; single rows read it because it is
     small. Kind 2 (values) also has, in ``tables``, the ``d`` slot values for every agree mask
     ``A``: ``(1 - z_s)(K[A] - K[A - s])`` for ``s`` in ``A`` and ``z_s (K[A + s] - K[A])``
-    otherwise, which blocks of rows read with no arithmetic.
+    otherwise, which blocks of rows read with no arithmetic. (The scratch arrays are
+    allocated here, not in the kernel: see :func:`layout_trees`.)
     """
-    max_d = 1
-    for i in range(leaves.shape[0]):
-        max_d = max(max_d, leaf_d[i])
+    max_d = max(1, int(leaf_d.max())) if leaf_d.size else 1
     z = np.empty(max_d, dtype=np.float64)
     who = np.empty(max_d, dtype=np.int32)
+    expected = _fill_tables(
+        leaves, leaf_d, leaf_kind, leaf_table, leaf_sub, leaf_slot, p_parent, p_slot,
+        p_ratio, p_player, p_value, weights, slot_z, slot_player, tables, subsets, z, who,
+    )  # fmt: skip
+    return float(expected)
+
+
+@njit(cache=_CACHE, nogil=True)
+def _fill_tables(
+    leaves: Any,
+    leaf_d: Any,
+    leaf_kind: Any,
+    leaf_table: Any,
+    leaf_sub: Any,
+    leaf_slot: Any,
+    p_parent: Any,
+    p_slot: Any,
+    p_ratio: Any,
+    p_player: Any,
+    p_value: Any,
+    weights: Any,
+    slot_z: Any,
+    slot_player: Any,
+    tables: Any,
+    subsets: Any,
+    z: Any,
+    who: Any,
+) -> float:
+    """The kernel of :func:`fill_tables`; ``z`` and ``who`` are scratch of ``max(leaf_d)``."""
     expected = 0.0
     for i in range(leaves.shape[0]):
         leaf = leaves[i]
@@ -338,15 +388,25 @@ def fill_tables(
     return expected
 
 
-@njit(cache=_CACHE, nogil=True)
 def leaf_keep(leaves: Any, tree_leaf_start: Any, p_parent: Any, p_slot: Any) -> Any:
     """For each leaf, how many leading slots it shares with the previous leaf of its tree.
 
     Those are the slots introduced at or above the two leaves' deepest common ancestor, so
-    their players are the same for both; the kernels keep accumulating into them.
+    their players are the same for both; the kernels keep accumulating into them. (Arrays
+    allocated here, not in the kernel: see :func:`layout_trees`.)
     """
     keep = np.zeros(leaves.shape[0], dtype=np.int32)
     mark = np.zeros(p_parent.shape[0], dtype=np.int8)
+    _leaf_keep_into(leaves, tree_leaf_start, p_parent, p_slot, keep, mark)
+    return keep
+
+
+@njit(cache=_CACHE, nogil=True)
+def _leaf_keep_into(
+    leaves: Any, tree_leaf_start: Any, p_parent: Any, p_slot: Any, keep: Any, mark: Any
+) -> None:
+    """The kernel of :func:`leaf_keep`: fills ``keep``; ``mark`` (zeros, one per node) is
+    scratch and is left as it was found."""
     for t in range(tree_leaf_start.shape[0] - 1):
         for lf in range(tree_leaf_start[t] + 1, tree_leaf_start[t + 1]):
             c = leaves[lf - 1]
@@ -366,4 +426,3 @@ def leaf_keep(leaves: Any, tree_leaf_start: Any, p_parent: Any, p_slot: Any) -> 
             while c >= 0:
                 mark[c] = 0
                 c = p_parent[c]
-    return keep

@@ -32,11 +32,12 @@ import numpy as np
 import numpy.typing as npt
 
 from ...exceptions import ParameterError
-from ._ensemble import TreeEnsemble
+from ._ensemble import FLAG_CATEGORICAL, FLAG_ZERO_MISSING, TreeEnsemble
 from ._mask_kernels import (
     KIND_DIRECT,
     KIND_SUBSETS,
     KIND_VALUES,
+    block_work,
     mask_block,
     mask_parallel,
     mask_rows,
@@ -257,6 +258,8 @@ class TreeShapCore:
         self.max_path_players = max_d
         # Fail masks are one 64-bit word: deeper paths use the path-walking kernels.
         self._masks = max_d <= MAX_MASK_SLOTS
+        #: Leaf values in a library's dtype (``shap_values_and_margin``), made on first use.
+        self._library_leaves: dict[np.dtype[Any], npt.NDArray[Any]] = {}
         kind = self._leaf_kinds(leaf_d, memory_budget, values=self._masks)
         sub = kind != KIND_DIRECT
         val = kind == KIND_VALUES
@@ -293,9 +296,16 @@ class TreeShapCore:
                 tree_node_start, tree_internal, tree_leaf_start, leaves, leaf_d, leaf_sub,
                 leaf_slot, slot_z, slot_player, subsets, weights,
             )  # fmt: skip
-        # The single-row kernel is compiled apart for ensembles without direct leaves (None),
-        # where the leaf-kind test would cost it a tenth of its time.
+        # The kernels are compiled apart for ensembles without direct leaves (None): the
+        # single-row kernel would lose a tenth of its time to the leaf-kind test, and numba
+        # never compiles the direct leaves' code (seconds on an empty cache) for a model
+        # that has none.
         self._direct_weights = weights if self.n_direct_leaves else None
+        # Likewise the rule of categorical and zero-as-missing splits, for models with
+        # plain numeric splits only (XGBoost and scikit-learn on numeric columns).
+        flags = node_arrays[2][p_left >= 0]
+        special = np.any(flags & (FLAG_CATEGORICAL | FLAG_ZERO_MISSING))
+        self._special = node_arrays[5] if special else None
         # Likewise its prefetches, which pay only when the tables do not fit in the cache.
         self._ahead = subsets if subsets.nbytes > _PREFETCH_BYTES else None
         counts = np.diff(tree_node_start)
@@ -349,14 +359,43 @@ class TreeShapCore:
         ndarray of float64 of shape (n_rows, n_players)
             ``expected_value + values.sum(1)`` equals the explained output.
         """
+        return self._values(X, n_threads, None)[0]
+
+    def shap_values_and_margin(
+        self, X: Any, *, dtype: Any, base: Any, n_threads: int = 1
+    ) -> tuple[FloatArray, npt.NDArray[Any]]:
+        """:meth:`shap_values` and, from the same pass, each row's margin summed as the
+        model's library sums it: ``base`` plus the value of the leaf the row reaches in each
+        tree, added tree after tree in ``dtype`` (see ``_library_scores``).
+
+        Returns
+        -------
+        values : ndarray of float64 of shape (n_rows, n_players)
+        margin : ndarray of ``dtype`` of shape (n_rows,)
+        """
+        leaf = self._library_leaves.get(np.dtype(dtype))
+        if leaf is None:
+            # The explained output's leaf values, in plan order, in the library's dtype
+            # (exact: they are that dtype's numbers to begin with).
+            leaf = np.ascontiguousarray(self._plan[9], dtype=dtype)
+            self._library_leaves[np.dtype(dtype)] = leaf
+        rows = self.ensemble.prepare_input(X)
+        sums = np.full(rows.shape[0], base, dtype=dtype)
+        values, _ = self._values(rows, n_threads, (leaf, sums))
+        return values, sums
+
+    def _values(self, X: Any, n_threads: int, scored: Any) -> tuple[FloatArray, FloatArray | None]:
         rows = self.ensemble.prepare_input(X)
         if n_threads < 1:
             raise ParameterError(f"n_threads must be >= 1; got {n_threads}.")
         if not self._masks:
-            return self._deep_values(rows, n_threads)
+            if scored is not None:
+                leaf, sums = scored
+                sums[:] = self._walk_sums(rows, leaf, sums)
+            return self._deep_values(rows, n_threads), None
         n = rows.shape[0]
         if n < _FEW_ROWS:
-            return self._few_rows(rows)[0]
+            return self._few_rows(rows, scored=scored)
         # Rows innermost: features x rows in, players x rows out.
         XT = np.ascontiguousarray(rows.T)
         outT = np.zeros((self.n_players, n), dtype=np.float64)
@@ -368,17 +407,28 @@ class TreeShapCore:
             # The same blocks in turn, without the parallel driver: a process that explains
             # on one thread never compiles numba's parallel loop (tens of seconds on an
             # empty cache); the values are the same (each block owns its columns).
-            plan, max_nodes, max_d = self._plan, self._max_nodes, self._max_d
+            plan, direct, special = self._plan, self._direct_weights, self._special
+            work = block_work(self._max_nodes, self._max_d, min(n, block))
             for lo in range(0, n, block):
-                mask_block(XT, outT, lo, min(n, lo + block), plan, max_nodes, max_d)
-            return np.ascontiguousarray(outT.T)
+                mask_block(XT, outT, lo, min(n, lo + block), plan, direct, special, work, scored)
+            return np.ascontiguousarray(outT.T), None
         previous = numba.get_num_threads()
         numba.set_num_threads(threads)
         try:
-            mask_parallel(XT, outT, self._plan, self._max_nodes, self._max_d, block)
+            mask_parallel(
+                XT, outT, self._plan, self._max_nodes, self._max_d, block,
+                self._direct_weights, self._special, scored,
+            )  # fmt: skip
         finally:
             numba.set_num_threads(previous)
-        return np.ascontiguousarray(outT.T)
+        return np.ascontiguousarray(outT.T), None
+
+    def _walk_sums(self, rows: FloatArray, leaf: Any, sums: Any) -> Any:
+        """The library's margins by a walk of the trees (the path-walking cores keep no fail
+        masks to read them from)."""
+        from ._library_scores import walk_sums
+
+        return walk_sums(self.ensemble, rows, self.output, sums)
 
     def values_and_output(self, X: Any) -> tuple[FloatArray, FloatArray]:
         """Shapley values and the explained raw output of a few rows, in one pass.
@@ -398,11 +448,18 @@ class TreeShapCore:
             return values, self.ensemble.predict_raw(rows)[:, self.output]
         return self._few_rows(rows)
 
-    def _few_rows(self, rows: FloatArray) -> tuple[FloatArray, FloatArray]:
+    def _few_rows(
+        self, rows: FloatArray, *, prefetch: bool | None = None, scored: Any = None
+    ) -> tuple[FloatArray, FloatArray]:
+        """Row by row (``mask_rows``). ``prefetch`` forces the prefetching variant on or off
+        (``explainscore warmup`` compiles both); None chooses by the tables' size."""
         out = np.zeros((rows.shape[0], self.n_players), dtype=np.float64)
         reached = np.full(rows.shape[0], self.ensemble.base_offset[self.output])
-        plan, direct = self._plan, self._direct_weights
-        mask_rows(rows, out, reached, plan, self._max_nodes, self._max_d, direct, self._ahead)
+        plan, direct, special = self._plan, self._direct_weights, self._special
+        ahead = self._ahead if prefetch is None else (plan[23] if prefetch else None)  # subsets
+        mask_rows(
+            rows, out, reached, plan, self._max_nodes, self._max_d, direct, ahead, special, scored
+        )
         return out, reached
 
     def _deep_values(self, rows: FloatArray, n_threads: int) -> FloatArray:
