@@ -204,3 +204,30 @@ def test_one_lead_equals_the_batch_bit_for_bit(name: str, target_class: Any) -> 
                 [a.contribution for a in one.attributions],
                 [batch[i].attributions[k].contribution for k in range(len(one.attributions))],
             )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_margins_do_not_depend_on_the_driver(dtype: Any) -> None:
+    """Row by row, one block after another, or numba's parallel blocks: every row adds its
+    trees in the same order, so the margins are the same bits as a walk of the trees."""
+    from explainscore.attribution.tree import TreeShapCore
+    from explainscore.attribution.tree._library_scores import walk_sums
+
+    X, y = _data(700, 8, missing=True)
+    model = xgb.XGBClassifier(n_estimators=50, max_depth=5, n_jobs=1).fit(X, y)
+    ens = compile_ensemble(model)
+    core = TreeShapCore(ens)
+    rows = ens.prepare_input(X.to_numpy())
+    base = dtype(0.125)
+    walked = walk_sums(ens, rows, 0, np.full(len(rows), base, dtype=dtype))
+    few_values, few = core.shap_values_and_margin(rows[:5], dtype=dtype, base=base)
+    one_values, one = core.shap_values_and_margin(rows, dtype=dtype, base=base)
+    two_values, two = core.shap_values_and_margin(rows, dtype=dtype, base=base, n_threads=2)
+    assert few.dtype == one.dtype == two.dtype == np.dtype(dtype)
+    assert np.array_equal(few, walked[:5])
+    assert np.array_equal(one, walked)
+    assert np.array_equal(two, walked)
+    # The values are those of the pass without margins, bit for bit.
+    assert np.array_equal(one_values, core.shap_values(rows))
+    assert np.array_equal(two_values, core.shap_values(rows, n_threads=2))
+    assert np.array_equal(few_values, core.shap_values(rows[:5]))
