@@ -219,7 +219,8 @@ def test_margins_do_not_depend_on_the_driver(dtype: Any) -> None:
     core = TreeShapCore(ens)
     rows = ens.prepare_input(X.to_numpy())
     base = dtype(0.125)
-    walked = walk_sums(ens, rows, 0, np.full(len(rows), base, dtype=dtype))
+    walked = np.full(len(rows), base, dtype=dtype)
+    walk_sums(ens, rows, np.ascontiguousarray(ens.value[:, 0], dtype=dtype), walked)
     few_values, few = core.shap_values_and_margin(rows[:5], dtype=dtype, base=base)
     one_values, one = core.shap_values_and_margin(rows, dtype=dtype, base=base)
     two_values, two = core.shap_values_and_margin(rows, dtype=dtype, base=base, n_threads=2)
@@ -231,3 +232,18 @@ def test_margins_do_not_depend_on_the_driver(dtype: Any) -> None:
     assert np.array_equal(one_values, core.shap_values(rows))
     assert np.array_equal(two_values, core.shap_values(rows, n_threads=2))
     assert np.array_equal(few_values, core.shap_values(rows[:5]))
+
+
+def test_margins_of_paths_too_deep_for_a_mask() -> None:
+    """Paths with more players than a fail mask holds are explained by the path-walking
+    kernels; their margins then come from a walk of the trees, with the same values."""
+    from explainscore._warmup import _deep_ensemble
+    from explainscore.attribution.tree import TreeShapCore
+
+    ens = _deep_ensemble(66)
+    core = TreeShapCore(ens)
+    rows = np.random.default_rng(0).normal(size=(20, 66))
+    values, margin = core.shap_values_and_margin(rows, dtype=np.float32, base=np.float32(0.5))
+    assert np.array_equal(values, core.shap_values(rows))
+    expected = np.float32(0.5) + ens.predict_raw(rows)[:, 0].astype(np.float32)  # one tree
+    assert np.array_equal(margin, expected)

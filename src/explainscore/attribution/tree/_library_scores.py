@@ -82,8 +82,9 @@ class LibraryScores:
     def margin(self, X: Any) -> npt.NDArray[Any]:
         """The library's margin of each row, in its own dtype."""
         rows = self.ensemble.prepare_input(X)
-        base = np.full(rows.shape[0], self._base, dtype=self._leaf.dtype)
-        return walk_sums(self.ensemble, rows, 0, base)
+        sums = np.full(rows.shape[0], self._base, dtype=self._leaf.dtype)
+        walk_sums(self.ensemble, rows, self._leaf, sums)
+        return sums
 
     @property
     def dtype(self) -> Any:
@@ -114,20 +115,15 @@ class LibraryScores:
         return scores, scores if self.output_is_score else m.astype(np.float64)
 
 
-def walk_sums(
-    ensemble: TreeEnsemble, rows: FloatArray, output: int, sums: npt.NDArray[Any]
-) -> npt.NDArray[Any]:
-    """``sums`` (the base, in the library's dtype) plus each row's leaf values of output
-    ``output``, added tree after tree in that dtype; ``rows`` are prepared
-    (``TreeEnsemble.prepare_input``)."""
+def walk_sums(ensemble: TreeEnsemble, rows: FloatArray, leaf: Any, sums: Any) -> None:
+    """Add to ``sums`` (the base, in the library's dtype) each row's leaf values, tree after
+    tree in that dtype. ``rows`` are prepared (``TreeEnsemble.prepare_input``); ``leaf`` holds
+    one output's value of every node, in the ensemble's node order and the sums' dtype."""
     ens = ensemble
-    leaf = np.ascontiguousarray(ens.value[:, output], dtype=sums.dtype)
-    out = np.array(sums, copy=True)
     library_sum_kernel(
         rows, ens.left, ens.right, ens.feature, ens.threshold, ens.flags, ens.cat_start,
-        ens.cat_len, ens.cat_words, leaf, ens.tree_start, out,
+        ens.cat_len, ens.cat_words, leaf, ens.tree_start, sums,
     )  # fmt: skip
-    return out
 
 
 def library_scores(

@@ -359,7 +359,7 @@ class TreeShapCore:
         ndarray of float64 of shape (n_rows, n_players)
             ``expected_value + values.sum(1)`` equals the explained output.
         """
-        return self._values(X, n_threads, None)[0]
+        return self._values(self.ensemble.prepare_input(X), n_threads, None)[0]
 
     def shap_values_and_margin(
         self, X: Any, *, dtype: Any, base: Any, n_threads: int = 1
@@ -384,14 +384,21 @@ class TreeShapCore:
         values, _ = self._values(rows, n_threads, (leaf, sums))
         return values, sums
 
-    def _values(self, X: Any, n_threads: int, scored: Any) -> tuple[FloatArray, FloatArray | None]:
-        rows = self.ensemble.prepare_input(X)
+    def _values(
+        self, rows: FloatArray, n_threads: int, scored: Any
+    ) -> tuple[FloatArray, FloatArray | None]:
+        """Values of prepared rows; ``scored`` as in ``mask_block`` (None: no margins)."""
         if n_threads < 1:
             raise ParameterError(f"n_threads must be >= 1; got {n_threads}.")
         if not self._masks:
             if scored is not None:
-                leaf, sums = scored
-                sums[:] = self._walk_sums(rows, leaf, sums)
+                # The path-walking kernels keep no fail masks to read the reached leaves
+                # from: the margins come from a walk of the trees (node order, not plan's).
+                from ._library_scores import walk_sums
+
+                sums = scored[1]
+                node_leaf = np.ascontiguousarray(self.ensemble.value[:, self.output], sums.dtype)
+                walk_sums(self.ensemble, rows, node_leaf, sums)
             return self._deep_values(rows, n_threads), None
         n = rows.shape[0]
         if n < _FEW_ROWS:
@@ -422,13 +429,6 @@ class TreeShapCore:
         finally:
             numba.set_num_threads(previous)
         return np.ascontiguousarray(outT.T), None
-
-    def _walk_sums(self, rows: FloatArray, leaf: Any, sums: Any) -> Any:
-        """The library's margins by a walk of the trees (the path-walking cores keep no fail
-        masks to read them from)."""
-        from ._library_scores import walk_sums
-
-        return walk_sums(self.ensemble, rows, self.output, sums)
 
     def values_and_output(self, X: Any) -> tuple[FloatArray, FloatArray]:
         """Shapley values and the explained raw output of a few rows, in one pass.
