@@ -9,11 +9,9 @@ reasons (``reasons``) and records (``_records``).
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,13 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 
 from ._adapters import adapt_model
 from ._categories import native_categories
+from ._engine import ENGINE_PARAMS as _ENGINE_PARAMS
+from ._engine import Engine as _Engine
+from ._engine import ModelSpace, batch_metadata, explain_frame
+from ._engine import check_efficiency_one as _check_efficiency_one
+from ._engine import hidden_by as _hidden_by
+from ._engine import lead_fields as _lead_fields
+from ._engine import secret_test as _secret_test
 from ._estimator_repr import shown_params
 from ._fast_lane import FastLane, LaneSlot
 from ._fingerprint import model_fingerprint
@@ -43,13 +48,12 @@ from ._output import (
 from ._params import check_choice, check_int, param_error
 from ._pipeline import ModelStructure, decompose
 from ._pipeline_categories import coded_array, with_final_categories
-from ._records import Explanations, LeadExplanation, NextBestAction, rejected_rows
+from ._records import Explanations, LeadExplanation, rejected_rows
 from ._reference import FileReference
 from ._row_encoder import plain_cell
 from .attribution._base import Attributor, ExplainContext, OutputSpace
 from .attribution._registry import BACKENDS, Backend, get_backend, method_names
 from .exceptions import (
-    ExplanationError,
     FallbackWarning,
     InputError,
     ModelError,
@@ -60,7 +64,6 @@ from .exceptions import (
 )
 from .governance._card import ModelCard, check_signed_off
 from .governance._flow import audit_explanations, queue_for_review
-from .governance._identity import skeleton
 from .governance._keys import Keyring
 from .governance._kill_switch import (
     KillState,
@@ -71,8 +74,7 @@ from .governance._kill_switch import (
 )
 from .governance._policy import Policy
 from .governance._review import InputProfile, ReviewQueue, ReviewRules, review_reasons
-from .reasons._actions import next_best_actions
-from .reasons._catalog import Catalog, as_catalog
+from .reasons._catalog import as_catalog
 from .reasons._compose import ReasonWriter
 from .reasons._config import ReasonConfig, ScoreBands
 
@@ -80,26 +82,6 @@ __all__ = ["ExplainedModel"]
 
 _OUTPUT_SPACES = ("auto", *OUTPUT_SPACES)
 _ON_ERROR = ("raise", "skip")
-#: Parameters baked into the prepared engine: changing one with ``set_params`` rebuilds it.
-_ENGINE_PARAMS = frozenset(
-    {
-        "background",
-        "method",
-        "output_space",
-        "target_class",
-        "target",
-        "n_background",
-        "catalog",
-        "reasons",
-        "model_version",
-        "policy",
-        "card",
-        "require_sign_off",
-        "trusted_keys",
-        "method_options",
-        "random_state",
-    }
-)
 #: What ``fit`` or the first explanation sets; dropped when the model itself is replaced.
 _FITTED = (
     "engine_",
@@ -115,45 +97,6 @@ _FITTED = (
     "score_bands_",
     "_default_bands",
 )
-
-
-@dataclass(frozen=True)
-class _Engine:
-    """Everything built once per fitted model and reused for every batch."""
-
-    schema: Schema
-    structure: ModelStructure
-    kind: ModelKind
-    backend: Backend
-    attributor: Attributor
-    output_space: OutputSpace
-    target_index: int | None
-    score_fn: OutputFn
-    output_fn: OutputFn
-    #: Score and output from the final estimator on already-transformed rows, when the
-    #: preprocessing is traced exactly (so a Pipeline's transform runs once per batch).
-    final_fns: tuple[OutputFn, OutputFn] | None
-    #: Both from the compiled trees in the library's own arithmetic, equal to the library's
-    #: bit for bit (a ``LibraryScores``, see ``attribution.tree._library_scores``); None:
-    #: ask the library.
-    library: Any
-    fingerprint: str
-    tolerance: float
-    writer: ReasonWriter
-    catalog: Catalog
-    version: str
-    #: Builds the single-lead fast path on first use (see ``_fast_lane``): a process that
-    #: only explains batches (the CLI, a Spark task) never pays for its checks.
-    lane_slot: LaneSlot = field(default_factory=LaneSlot.none)
-    #: Record fields fixed by the engine (see ``_lead_fields``), for the fast path.
-    lead_fields: Mapping[str, Any] = field(default_factory=dict)
-    #: The model's columns never named to a rep (catalog or policy, any spelling).
-    hidden: frozenset[str] = frozenset()
-
-    @property
-    def lane(self) -> FastLane | None:
-        """The single-lead fast path, or None when the model allows none."""
-        return self.lane_slot.get()
 
 
 class ExplainedModel(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
@@ -959,75 +902,24 @@ default="auto"
     def _explain_frame(
         self, engine: _Engine, frame: pd.DataFrame, k: int, rejected: list[Any]
     ) -> Explanations:
+        structure, schema = engine.structure, engine.schema
         if engine.backend.input_space == "model":
-            attr_in = _model_space(engine.structure, engine.schema, frame)
+            model_space: ModelSpace = lambda f: _model_space(structure, schema, f)  # noqa: E731
         else:
-            attr_in = _raw_array(frame, engine.schema)
-        result = engine.attributor.attribute(attr_in)
-        if engine.library is not None:
-            # The model's own numbers, bit for bit: from the margins the TreeSHAP pass
-            # summed in the library's arithmetic, or from a walk of the trees.
-            margin = result.library_margin
-            if margin is not None:
-                scores, outputs = engine.library.from_margin(margin)
-            else:
-                scores, outputs = engine.library(attr_in)
-        elif engine.final_fns is not None:
-            scores, outputs = engine.final_fns[0](attr_in), engine.final_fns[1](attr_in)
-        else:
-            model_in = engine.schema.model_input(frame)
-            scores, outputs = engine.score_fn(model_in), engine.output_fn(model_in)
-        _check_efficiency(result.values, result.base_values, outputs, engine.tolerance)
-        names = [str(n) for n in self.feature_names_in_]
-        writer = engine.writer
-        actions: list[NextBestAction | None] = [None] * len(frame)
-        if writer.config.next_best_action != "off":
-            schema = engine.schema
-            actions = next_best_actions(
-                frame,
-                scores,
-                catalog=engine.catalog,
-                locale=writer.locale,
-                score_rows=lambda rows_: engine.score_fn(schema.model_input(rows_)),
-                allowed=[n for n in names if n not in engine.hidden],
-            )
-        # All rows' reasons at once (the same text as ``writer.compose`` row by row).
-        reasons = writer.compose_batch(scores, result.values, frame, actions)
-        target = _target_label(engine)
-        return Explanations(
-            scores=scores,
-            outputs=outputs,
-            base_values=result.base_values,
-            attributions=result.values,
-            reasons=reasons.reasons,
-            bands=reasons.bands,
-            reason_codes=reasons.codes,
-            next_best_actions=actions,
-            data=frame,
-            exact=result.exact,
-            target_class=target,
+            model_space = lambda f: _raw_array(f, schema)  # noqa: E731
+        return explain_frame(
+            engine,
+            frame,
+            k=k,
             rejected=rejected,
-            std_errors=result.std_errors,
-            display_names=writer.display_names,
-            composed=reasons.composed,
-            reason_writer=writer,
-            **self._batch_metadata(engine, k),
+            model_space=model_space,
+            signed_off=self.signed_off_,
+            policy=self.policy,
         )
 
     def _batch_metadata(self, engine: _Engine, k: int) -> dict[str, Any]:
         """The fields every batch carries, explained or paused."""
-        return {
-            "feature_names": [str(c) for c in self.feature_names_in_],
-            "output_space": engine.output_space,
-            "explainer": engine.backend.name,
-            "model_fingerprint": engine.fingerprint,
-            "model_version": engine.version,
-            "explained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "top_k": k,
-            "hidden": engine.hidden,
-            "signed_off": self.signed_off_,
-            "policy_version": None if self.policy is None else self.policy.version,
-        }
+        return batch_metadata(engine, k, signed_off=self.signed_off_, policy=self.policy)
 
     def _paused(self, engine: _Engine, frame: pd.DataFrame, k: int, why: str) -> Explanations:
         n, m = len(frame), self.n_features_in_
@@ -1110,26 +1002,6 @@ def _names_given(names: list[str]) -> bool:
     """
     n = len(names)
     return not any(names == [f"{p}{j}" for j in range(n)] for p in ("x", "Column_", ""))
-
-
-def _hidden_by(name: str, catalog: Catalog, policy: Policy | None) -> bool:
-    """Whether the catalog or the policy hides column ``name`` (any spelling of it)."""
-    return _secret_test(catalog, None)(name) or (policy is not None and policy.is_hidden(name))
-
-
-def _secret_test(catalog: Catalog, policy: Policy | None) -> Any:
-    """The test of a name that may not be written anywhere: a column hidden by the catalog
-    or the policy, or blocked by the policy, in any spelling of it."""
-    hidden = frozenset(skeleton(n) for n in catalog.hidden())
-
-    def secret(name: str) -> bool:
-        # No hidden name, no spelling to compare: the look-alike table (a quarter of a
-        # second to build) is then never needed.
-        return (bool(hidden) and skeleton(name) in hidden) or (
-            policy is not None and policy.is_secret(name)
-        )
-
-    return secret
 
 
 def _transformed_names(structure: ModelStructure) -> list[str]:
@@ -1378,72 +1250,3 @@ def _raw_value_function(output_fn: OutputFn, schema: Schema) -> Any:
         return output_fn(schema.model_input(frame))
 
     return value
-
-
-def _check_efficiency(
-    values: np.ndarray[Any, Any],
-    base: np.ndarray[Any, Any],
-    outputs: np.ndarray[Any, Any],
-    tol: float,
-) -> None:
-    total = base + values.sum(axis=1)
-    if total.shape != np.shape(outputs):
-        # One output per row is explained (multi-output models: the target's column).
-        raise _not_exact(len(total), 0, math.inf, tol)
-    overflow = np.flatnonzero(~(np.isfinite(outputs) & np.isfinite(total)))
-    if overflow.size:
-        raise _overflow(overflow.tolist())
-    err = np.abs(total - outputs)
-    bound = tol * np.maximum(1.0, np.abs(outputs))
-    bad = np.flatnonzero(~(err <= bound))
-    if bad.size:
-        worst = int(bad[np.argmax(err[bad])])
-        raise _not_exact(bad.size, worst, float(err[worst]), float(bound[worst]))
-
-
-def _check_efficiency_one(total: float, base: float, output: float, tol: float) -> None:
-    """``_check_efficiency`` for one row in plain floats (``total``: its attributions' sum)."""
-    if not (math.isfinite(output) and math.isfinite(base + total)):
-        raise _overflow([0])
-    err = abs(base + total - output)
-    # np.maximum propagates NaN, max() does not: keep the batch check's bound exactly.
-    bound = tol * max(1.0, abs(output)) if output == output else math.nan
-    if not err <= bound:
-        raise _not_exact(1, 0, err, bound)
-
-
-def _overflow(rows: list[int]) -> InputError:
-    # Finite inputs whose output or attributions are not finite: values so large that the
-    # model's own arithmetic (or the attribution's) overflows. The input, not a bug.
-    shown = ", ".join(str(r) for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
-    return InputError(
-        f"The model's output or its attributions overflow for {len(rows)} row(s) (rows "
-        f"{shown}, 0-based positions): some values are too large for the model's arithmetic. "
-        "Clip or rescale those values to the range the model was trained on."
-    )
-
-
-def _not_exact(n_bad: int, worst: int, err: float, bound: float) -> ExplanationError:
-    return ExplanationError(
-        f"Attributions of {n_bad} row(s) do not add up to the model output "
-        f"(worst: row {worst}, off by {err:.3g}, tolerance {bound:.3g}). "
-        "This is a bug in explainscore; please report it with the model type."
-    )
-
-
-def _lead_fields(engine: _Engine) -> dict[str, Any]:
-    """The record fields an engine fixes: the same values ``_batch_metadata`` gives."""
-    return {
-        "output_space": engine.output_space,
-        "explainer": engine.backend.name,
-        "target_class": _target_label(engine),
-        "model_fingerprint": engine.fingerprint,
-        "model_version": engine.version,
-    }
-
-
-def _target_label(engine: _Engine) -> Any:
-    """The explained class's label (a plain scalar), or None for regressors."""
-    if engine.target_index is None or engine.kind.classes is None:
-        return None
-    return plain_cell(engine.kind.classes[engine.target_index])

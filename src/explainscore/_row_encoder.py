@@ -247,6 +247,45 @@ class RowEncoder:
                 row[self.numeric[i].outputs] = self._num_missing[i]
         return out
 
+    def encode_frame(self, frame: pd.DataFrame) -> FloatArray | None:
+        """The transformed rows of a validated frame (its columns in the schema's order), or
+        None when some value is outside the tables (see :meth:`encode`).
+
+        A passthrough column (offset 0, slope 1) is copied as it is, exactly as
+        ``transform`` hands it on (``0 + 1 * x`` would turn -0.0 into 0.0).
+        """
+        n = len(frame)
+        out = np.empty((n, self.n_out), dtype=np.float64)
+        for a in self.numeric:
+            x = frame.iloc[:, a.column].to_numpy(dtype=np.float64, na_value=np.nan)
+            if np.all(a.offset == 0.0) and np.all(a.slope == 1.0):
+                out[:, a.outputs] = x[:, None]
+            else:
+                out[:, a.outputs] = a.offset + a.slope * x[:, None]
+            lost = np.isnan(x)
+            if lost.any():
+                if a.missing is None:
+                    return None
+                out[np.ix_(lost, a.outputs)] = a.missing
+        for c in self.categorical:
+            labels = list(c.table)
+            index = {label: i for i, label in enumerate(labels)}
+            other = len(labels)
+            codes = np.fromiter(
+                (
+                    index.get(v, other) if type(v) is str else -1
+                    for v in frame.iloc[:, c.column].to_numpy(dtype=object)
+                ),
+                dtype=np.intp,
+                count=n,
+            )
+            if np.any(codes < 0) or (c.unknown is None and np.any(codes == other)):
+                return None  # a missing or non-text cell, or an unseen one with no table
+            fill = c.unknown if c.unknown is not None else np.zeros(len(c.outputs))
+            table = np.vstack([*(c.table[v] for v in labels), fill])
+            out[:, c.outputs] = table[codes]
+        return out
+
 
 #: Two texts no encoder was fitted on: both must give the same outputs for the column's
 #: unseen-category table to exist.

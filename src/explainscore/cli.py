@@ -49,12 +49,13 @@ def _say(args: argparse.Namespace, line: str) -> None:
         print(line)
 
 
-def _load(args: argparse.Namespace, **overrides: Any) -> Any:
-    from .io import load
+def _load(args: argparse.Namespace, *, batch: bool = False, **overrides: Any) -> Any:
+    from .io import load, load_for_batch
 
     console = _console(args)
     console.stage(f"loading the model from {args.model}")
-    em = load(
+    # ``explain`` runs the bundle's compiled form when it has one: no scikit-learn to import.
+    em = (load_for_batch if batch else load)(
         args.model,
         trust=args.trust_pickle,
         require_sign_off=not args.allow_unsigned,
@@ -81,7 +82,7 @@ def _explain(args: argparse.Namespace) -> int:
         overrides["top_k"] = args.top_k
     if args.catalog is not None:
         overrides["catalog"] = args.catalog
-    em = _load(args, **overrides)
+    em = _load(args, batch=True, **overrides)
     with _terminate_cleanly():
         summary = explain_file(
             em,

@@ -60,6 +60,8 @@ __all__ = ["ModelFileError", "VersionMismatchWarning", "load", "save"]
 FORMAT_VERSION: Literal[2] = 2
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".jbl")
 _MODEL_FILE: Literal["model.skops"] = "model.skops"
+#: The compiled form (``_compiled.COMPILED_FILE``; named here so reading it imports nothing).
+COMPILED_FILE_NAME = "compiled.npz"
 _MANIFEST = "manifest.json"
 _CARD = "card.json"
 #: Files a bundle may list, with the most bytes each may hold.
@@ -68,6 +70,8 @@ _FILE_LIMITS: Mapping[str, int] = {
     "background.json": 64 << 20,
     "catalog.json": 8 << 20,
     "policy.json": 8 << 20,
+    # The engine without scikit-learn (``_compiled``), for the command line.
+    COMPILED_FILE_NAME: LIMITS.max_file_bytes,
 }
 _REQUIRED = frozenset({_MODEL_FILE, "background.json", "catalog.json"})
 _MAX_MANIFEST = 8 << 20
@@ -82,9 +86,9 @@ def _content_overrides() -> frozenset[str]:
     """Parameters whose change rebuilds what the model says or shows (the engine's own list,
     less the two that govern the door rather than the model): overriding one voids the
     sign-off."""
-    from ._model import _ENGINE_PARAMS
+    from ._engine import ENGINE_PARAMS
 
-    return _ENGINE_PARAMS - {"require_sign_off", "trusted_keys"}
+    return ENGINE_PARAMS - {"require_sign_off", "trusted_keys"}
 
 
 _STORAGE_CHOICES = ("auto", "none", "summary", "raw")
@@ -185,6 +189,7 @@ def save(
         The directory. Its fingerprint (what a model card signs) is the loaded model's
         ``model_fingerprint_``.
     """
+    from ._compiled import COMPILED_FILE, compiled_bytes
     from ._model import ExplainedModel
     from ._optional import import_optional
     from .governance._card import library_versions
@@ -222,6 +227,9 @@ def save(
     files["catalog.json"] = as_catalog(explained.catalog).model_dump_json(indent=1).encode()
     if explained.policy is not None:
         files["policy.json"] = explained.policy.model_dump_json(indent=1).encode("utf-8")
+    compiled = compiled_bytes(explained)
+    if compiled is not None:
+        files[COMPILED_FILE] = compiled
     params = Params(
         top_k=explained.top_k,
         method=explained.method,
@@ -356,18 +364,7 @@ def load(
     fingerprint = bundle_fingerprint(raw_manifest)
     card = _read_card(target)
     if require_sign_off:
-        if content:
-            raise NotSignedOffError(
-                "explainscore.load refused: the override(s) "
-                f"{', '.join(repr(n) for n in sorted(content))} change what the signed model "
-                "says or shows, which voids its sign-off. Save the changed model and have it "
-                "signed off, or load without require_sign_off (development only). Overrides "
-                f"that keep the sign-off: {', '.join(sorted(RUNTIME_OVERRIDES))}."
-            )
-        from .governance._card import check_signed_off
-
-        # Before the model file is unpacked: an unsigned bundle runs nothing of its own.
-        check_signed_off(card, fingerprint, where="explainscore.load", keyring=trusted_keys)
+        _check_sign_off(card, fingerprint, content, trusted_keys)
     _check_versions(manifest, on_version_mismatch)
     side = _read_side_files(data)
     model = load_model_file(data[_MODEL_FILE], name=_MODEL_FILE, trust=trust)
@@ -381,6 +378,83 @@ def load(
         trusted_keys=trusted_keys,
         overrides=overrides,
     )
+
+
+def load_for_batch(
+    path: str | Path,
+    *,
+    trust: bool = False,
+    require_sign_off: bool = False,
+    trusted_keys: Keyring | str | Path | None = None,
+    **overrides: Any,
+) -> Any:
+    """:func:`load`, or the bundle's compiled form (``_compiled``) when it has one and the
+    overrides keep it (``top_k``, ``catalog``): what ``explainscore explain`` runs.
+
+    The same checks as :func:`load` run first (manifest, every file's digest, the sign-off,
+    library versions); then no scikit-learn is imported unless a row needs the full model.
+    """
+    target = Path(path)
+    kwargs = {"trust": trust, "require_sign_off": require_sign_off,
+              "trusted_keys": trusted_keys, **overrides}  # fmt: skip
+    if (
+        target.suffix.lower() in _PICKLE_SUFFIXES
+        or not target.is_dir()
+        or not set(overrides) <= {"top_k", "catalog"}
+    ):
+        return load(target, **kwargs)
+    content = _check_overrides(overrides)
+    raw_manifest, manifest = _read_manifest(target)
+    if COMPILED_FILE_NAME not in manifest.files:
+        return load(target, **kwargs)
+    data = _read_listed_files(target, manifest)
+    fingerprint = bundle_fingerprint(raw_manifest)
+    card = _read_card(target)
+    if require_sign_off:
+        _check_sign_off(card, fingerprint, content, trusted_keys)
+    _check_versions(manifest, "warn")
+    side = _read_side_files(data)
+    from ._compiled import open_compiled
+    from ._params import check_int
+    from .reasons._catalog import as_catalog
+
+    top_k = overrides.get("top_k", manifest.params.top_k)
+    check_int(top_k, "top_k", "ExplainedModel", low=1)
+    catalog = as_catalog(overrides["catalog"]) if "catalog" in overrides else side["catalog"]
+    if content:
+        card = None  # an override that changes what the model says voids its card
+    signed_off = require_sign_off or (
+        card is not None and card.is_signed_off(fingerprint, keyring=trusted_keys)
+    )
+    version = manifest.params.model_version or fingerprint.split(":")[1][:12]
+    return open_compiled(
+        data[COMPILED_FILE_NAME],
+        catalog=catalog,
+        policy=side["policy"],
+        fingerprint=fingerprint,
+        version=version,
+        top_k=top_k,
+        signed_off=signed_off,
+        full=lambda: load(target, **kwargs),
+    )
+
+
+def _check_sign_off(
+    card: Any, fingerprint: str, content: set[str], trusted_keys: Keyring | str | Path | None
+) -> None:
+    """Refuse a bundle whose sign-off does not verify, or that an override voids."""
+    if content:
+        raise NotSignedOffError(
+            "explainscore.load refused: the override(s) "
+            f"{', '.join(repr(n) for n in sorted(content))} change what the signed model "
+            "says or shows, which voids its sign-off. Save the changed model and have it "
+            "signed off, or load without require_sign_off (development only). Overrides "
+            f"that keep the sign-off: {', '.join(sorted(RUNTIME_OVERRIDES))}."
+        )
+    from .governance._card import check_signed_off
+
+    # Before the model file is unpacked: an unsigned bundle runs nothing of its own.
+    check_signed_off(card, fingerprint, where="explainscore.load", keyring=trusted_keys)
 
 
 def _check_overrides(overrides: Mapping[str, Any]) -> set[str]:

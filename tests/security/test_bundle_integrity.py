@@ -29,7 +29,9 @@ from explainscore.io import ModelFileError
 from . import crafted
 
 MARKER = "FILE-TEXT-MARKER-91c2"  # written into corrupt files; never in an error
-FILES = ("model.skops", "background.json", "catalog.json", "policy.json")
+# An XGBoost tree model also carries its compiled form, which the command line runs
+# (``_compiled``): it is listed, hashed and refused when edited like every other file.
+FILES = ("model.skops", "background.json", "catalog.json", "policy.json", "compiled.npz")
 
 
 @pytest.fixture(scope="module")

@@ -353,21 +353,29 @@ class TreeAttributor(Attributor):
         )
 
     def _attribute_core(self, core: TreeShapCore, X: np.ndarray[Any, Any]) -> Attribution:
-        margin = None
-        if self._library is None:
-            values = core.shap_values(np.asarray(X, dtype=np.float64))
-        else:
-            lib = self._library
-            values, margin = core.shap_values_and_margin(
-                np.asarray(X, dtype=np.float64), dtype=lib.dtype, base=lib.base
-            )
-        base = core.expected_value
-        if self.mirrored:
-            # The single binary margin is class 1's log-odds; class 0's is its negative.
-            values, base = -values, -base
-        return Attribution(
-            values=values,
-            base_values=np.full(len(values), base, dtype=np.float64),
-            exact=True,
-            library_margin=margin,
+        return core_attribution(core, X, library=self._library, mirrored=self.mirrored)
+
+
+def core_attribution(
+    core: TreeShapCore, X: np.ndarray[Any, Any], *, library: Any, mirrored: bool
+) -> Attribution:
+    """The compiled core's values for ``X`` (the model's space), with the margins summed in
+    the library's arithmetic when ``library`` (a ``LibraryScores``) is given; ``mirrored``:
+    explain class 0 of a binary margin model (the negative of class 1's)."""
+    margin = None
+    if library is None:
+        values = core.shap_values(np.asarray(X, dtype=np.float64))
+    else:
+        values, margin = core.shap_values_and_margin(
+            np.asarray(X, dtype=np.float64), dtype=library.dtype, base=library.base
         )
+    base = core.expected_value
+    if mirrored:
+        # The single binary margin is class 1's log-odds; class 0's is its negative.
+        values, base = -values, -base
+    return Attribution(
+        values=values,
+        base_values=np.full(len(values), base, dtype=np.float64),
+        exact=True,
+        library_margin=margin,
+    )

@@ -130,6 +130,8 @@ class ReasonWriter:
         self.locale = LOCALES[config.locale]
         self.names = list(feature_names)
         self.probability = probability
+        #: The spread of the raw output the strengths are scaled by (``_compiled`` keeps it).
+        self.raw_scale = raw_scale
         cut = config.strength_for(output_space)
         own_units = output_space in ("raw", "margin", "response")
         scale = raw_scale if own_units and raw_scale > 0 else 1.0
