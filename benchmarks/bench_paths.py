@@ -416,6 +416,8 @@ def cold(bk: dict[str, Any], workdir: Path, quick: bool) -> dict[str, Any]:
     explain = [*cli, "explain", str(model_dir), "--allow-unsigned", "--input", str(csv),
                "--output", str(workdir / "out.csv")]  # fmt: skip
     out: dict[str, Any] = {"command": " ".join(Path(c).name for c in cli), "runs": runs}
+    # A tree bundle the tables reproduce runs from its compiled form, without scikit-learn.
+    out["compiled_form"] = (model_dir / "compiled.npz").is_file()
     out["import"] = _time_proc([sys.executable, "-c", "import explainscore"], warm_env, runs)
     out["version"] = _time_proc([*cli, "--version"], warm_env, runs)
     # Fill the warm cache with one untimed run, then time warm runs.
@@ -665,8 +667,11 @@ def table(r: dict[str, Any]) -> list[str]:
             if "error" in v:
                 add(label, "failed: " + v["error"].replace("|", "/"), "", "", "", False)
                 continue
+            form = "—"
+            if key.startswith("cli_") and "compiled_form" in c:
+                form = "compiled form" if c["compiled_form"] else "full model (no compiled form)"
             add(label, f"median {_f(v['median_s'])} s (min {_f(v['min_s'])}, max {_f(v['max_s'])}, "
-                f"{v['runs']} runs)", "—", "—", f"<= {target:g} s", v["median_s"] <= target)  # fmt: skip
+                f"{v['runs']} runs)", form, "—", f"<= {target:g} s", v["median_s"] <= target)  # fmt: skip
     sc = r.get("sidecar")
     if sc and "plain" in sc:
         for clients in ("1", "4"):

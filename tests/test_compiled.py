@@ -198,6 +198,30 @@ def test_the_kill_switch_pauses_the_compiled_form(
     assert str(compiled_error.value) == str(full_error.value)
 
 
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        lambda: __import__("xgboost").XGBRegressor(n_estimators=15, max_depth=4),
+        lambda: __import__("lightgbm").LGBMClassifier(n_estimators=15, verbose=-1),
+        lambda: __import__("lightgbm").LGBMRegressor(n_estimators=15, verbose=-1),
+    ],
+    ids=["xgboost-regressor", "lightgbm-classifier", "lightgbm-regressor"],
+)
+def test_other_boosters_compile_bit_for_bit(
+    estimator: Any, bank: tuple[pd.DataFrame, Any], tmp_path: Path
+) -> None:
+    X, y = bank
+    num = X.select_dtypes("number").astype(float)
+    em = ExplainedModel(estimator()).fit(num.iloc[:800], y[:800])
+    saved = explainscore.save(em, tmp_path / "b")
+    compiled = load_for_batch(saved)
+    assert isinstance(compiled, CompiledModel)
+    rows = num.iloc[800:900].copy()
+    rows.iloc[::7, 1] = np.nan  # a missing number: the trees' own default direction
+    assert_same(compiled.explain(rows), explainscore.load(saved).explain(rows))
+    assert compiled._full_model is None
+
+
 def test_a_model_the_tables_cannot_reproduce_has_no_compiled_form(
     bank: tuple[pd.DataFrame, Any], tmp_path: Path
 ) -> None:

@@ -575,15 +575,15 @@ def _names(names: list[str]) -> str:
 
 
 def _read_card(target: Path) -> Any:
-    from .governance._card import ModelCard
-
     path = target / _CARD
     try:
         info = path.lstat()
     except FileNotFoundError:
-        return None
+        return None  # before the import: a bundle without a card never loads the card code
     if not _is_regular(info.st_mode):
         raise ModelFileError(f"{_CARD} in {target} is not a regular file; refusing it.")
+    from .governance._card import ModelCard
+
     return ModelCard.load(path)
 
 
