@@ -9,10 +9,27 @@
   per-row values in probability space (which add up to the probability).
 """
 
-from ._compile import can_compile, compile_ensemble
-from ._ensemble import TreeEnsemble
-from ._interventional import InterventionalTreeCore, interventional_shap
-from ._shap import TreeShapCore, path_dependent_shap
+import typing as _typing
+
+from ..._lazy import attach as _attach
+
+if _typing.TYPE_CHECKING:
+    from ._compile import can_compile, compile_ensemble
+    from ._ensemble import TreeEnsemble
+    from ._interventional import InterventionalTreeCore, interventional_shap
+    from ._shap import TreeShapCore, path_dependent_shap
+
+# Imported when first read: a saved model's compiled form (``explainscore._compiled``) needs
+# the ensemble and the path-dependent core, not the converters or the interventional core.
+_EXPORTS = {
+    "InterventionalTreeCore": "._interventional",
+    "TreeEnsemble": "._ensemble",
+    "TreeShapCore": "._shap",
+    "can_compile": "._compile",
+    "compile_ensemble": "._compile",
+    "interventional_shap": "._interventional",
+    "path_dependent_shap": "._shap",
+}
 
 __all__ = [
     "InterventionalTreeCore",
@@ -23,3 +40,5 @@ __all__ = [
     "interventional_shap",
     "path_dependent_shap",
 ]
+
+__getattr__, __dir__ = _attach(__name__, globals(), _EXPORTS)
