@@ -190,9 +190,9 @@ def save(
         ``model_fingerprint_``.
     """
     from ._compiled import COMPILED_FILE, compiled_bytes
+    from ._lib_versions import library_versions
     from ._model import ExplainedModel
     from ._optional import import_optional
-    from .governance._card import library_versions
     from .reasons._catalog import as_catalog
 
     if not isinstance(explained, ExplainedModel) or not hasattr(explained, "model_"):
@@ -696,7 +696,7 @@ _VERSION_TEXT = re.compile(r"[A-Za-z0-9_.+-]{1,40}")
 
 
 def _check_versions(manifest: Manifest, policy: str) -> None:
-    from .governance._card import library_versions
+    from ._lib_versions import library_versions
 
     now = library_versions()
     diffs: list[str] = []

@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import importlib.metadata
 import json
 import math
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .._lib_versions import library_versions
 from ..exceptions import KeyFileError, NotSignedOffError, ParameterError
 from ..reasons._config import ScoreBands
 from ._identity import same_identity
@@ -49,7 +49,6 @@ from ._keys import (
 
 __all__ = ["ModelCard", "SignOff", "check_signed_off", "sign_off"]
 
-_LIBRARIES = ("explainscore", "scikit-learn", "numpy", "pandas", "shap", "xgboost", "lightgbm")
 _MAX_CARD_FILE = 4 * 1024 * 1024
 _MAX_SIGN_OFFS = 64  # each one costs a signature check at every load
 _MAX_TEXT = 10_000
@@ -63,17 +62,6 @@ _OWNER_PURPOSE = "explainscore model card owner v1"
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries that shape a model's behaviour, as installed now."""
-    found = {}
-    for name in _LIBRARIES:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return found
 
 
 def _canonical(payload: dict[str, Any]) -> bytes:
