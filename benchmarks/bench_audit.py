@@ -2,7 +2,11 @@
 
 Usage::
 
-    python benchmarks/bench_audit.py [--quick]
+    python benchmarks/bench_audit.py [--quick] [--src DIR] [--no-write] [--throughput-only]
+
+``--src`` runs another copy of the package (e.g. the last commit's, extracted with
+``git show``/``git archive``) so that two versions can be alternated in one sitting;
+``--no-write`` then leaves ``results/`` alone.
 
 1. Durable appends per second into an SQLite (and a JSON Lines) audit log from 1 and 4
    concurrent writers, as threads sharing one ``AuditLog`` and as processes each opening the
@@ -36,7 +40,10 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT / "src"))
+# --src DIR runs another copy of the package (say the last commit's, to compare before and
+# after in one sitting); parsed before the import below, which it decides.
+_SRC = sys.argv[sys.argv.index("--src") + 1] if "--src" in sys.argv[:-1] else str(ROOT / "src")
+sys.path.insert(0, _SRC)
 sys.path.insert(0, str(HERE))
 
 import pandas as pd  # noqa: E402
@@ -239,6 +246,15 @@ def record_latency(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter phases (a smoke run)")
+    parser.add_argument(
+        "--src", help="the package's source directory to run (default: this checkout's src)"
+    )
+    parser.add_argument(
+        "--no-write", action="store_true", help="print the report, do not write results/"
+    )
+    parser.add_argument(
+        "--throughput-only", action="store_true", help="only the appends-per-second phases"
+    )
     args = parser.parse_args()
     seconds = 1.5 if args.quick else 5.0
     n_calls = 200 if args.quick else 1000
@@ -259,14 +275,15 @@ def main() -> None:
                     )
                     throughput.append(row)
 
-        em, rows = build_model()
         recording: dict[str, Any] = {}
-        for durability in ("full", "os"):
+        latency: dict[str, Any] = {}
+        em, rows = (None, []) if args.throughput_only else build_model()
+        for durability in () if em is None else ("full", "os"):
             log = _open(workdir / f"record-{durability}.db", durability)
             recording[durability] = record_latency(em, rows, log, n_calls * 2)
             log.close()
-        latency: dict[str, Any] = {}
-        for threads in (1, 4):
+        for threads in () if em is None else (1, 4):
+            assert em is not None
             em.set_params(audit_log=None)
             latency[f"none-{threads}"] = explain_latency(em, rows, n_calls // threads, threads)
             for durability in ("full", "os"):
@@ -291,10 +308,15 @@ def main() -> None:
         "record_explanation": recording,
         "explain_one": latency,
     }
-    out = HERE / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "audit.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    (out / "audit.md").write_text(render(result), encoding="utf-8")
+    if args.src:
+        result["command"] += f" --src {args.src}"
+    if args.throughput_only:
+        result["command"] += " --throughput-only"
+    if not args.no_write:
+        out = HERE / "results"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "audit.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        (out / "audit.md").write_text(render(result), encoding="utf-8")
     print(render(result))
 
 
@@ -338,6 +360,10 @@ def render(r: dict[str, Any]) -> str:
         "append waited for an fsync, and 4 writers each waiting for their own receipt can "
         "share one fsync at most 4 ways: the ceiling is about 4 / fsync time.",
         "",
+    ]
+    if not r["explain_one"]:
+        return "\n".join(lines)
+    lines += [
         "## `explain_one(dict)` with an audit log",
         "",
         "XGBoost, 100 trees, depth 4, 40 numeric columns; SQLite log; latency each caller sees.",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
+from _thread import LockType
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,8 +41,11 @@ class Commit:
 @dataclass(eq=False)
 class _Request:
     batch: Sequence[Any]
-    # Only a caller that has to wait needs one: a caller that leads at once never waits.
-    event: threading.Event | None = None
+    # Only a caller that has to wait needs one: a caller that leads at once never waits. A
+    # bare lock, taken once when made: the waiter blocks taking it again, and the one release
+    # it ever gets (named leader, or its records done) lets it go. (threading.Event costs
+    # several times as much per wake-up: a Condition and Python code on both sides.)
+    wake: LockType | None = None
     lead: bool = False
     done: bool = False
     outcome: Outcome | None = None
@@ -88,20 +92,19 @@ class GroupCommitter:
             if not self._leading:
                 self._leading = req.lead = True
             else:
-                req.event = threading.Event()
+                req.wake = threading.Lock()
+                req.wake.acquire()
         try:
-            while not req.done:
-                if req.lead:
-                    self._lead(commit, sync)
-                else:
-                    assert req.event is not None  # made above for every caller that waits
-                    req.event.wait()
-                    req.event.clear()
+            if not req.lead:
+                assert req.wake is not None  # made above for every caller that waits
+                req.wake.acquire()  # released once: named leader, or done
+            if not req.done:
+                self._lead(req, commit, sync)
         except BaseException:
             # Interrupted while waiting: a caller named leader must still lead its group,
             # or everyone queued behind it would wait forever.
             if req.lead and not req.done:
-                self._lead(commit, sync)
+                self._lead(req, commit, sync)
             raise
         outcome = req.outcome
         if isinstance(outcome, BaseException):
@@ -111,6 +114,7 @@ class GroupCommitter:
 
     def _lead(
         self,
+        leader: _Request,
         commit: Callable[[list[Sequence[Any]]], Commit],
         sync: Callable[[object], None] | None,
     ) -> None:
@@ -134,15 +138,15 @@ class GroupCommitter:
         self._hand_over()
         for req, outcome in zip(group, outcomes, strict=True):
             req.outcome, req.done = outcome, True
-            if req.event is not None:
-                req.event.set()
+            if req.wake is not None and req is not leader:
+                req.wake.release()
 
     def _hand_over(self) -> None:
         with self._mutex:
             if self._queue:
                 nxt = self._queue[0]
                 nxt.lead = True
-                if nxt.event is not None:
-                    nxt.event.set()
+                if nxt.wake is not None:
+                    nxt.wake.release()
             else:
                 self._leading = False

@@ -41,6 +41,15 @@ class WriterTurn:
     @contextmanager
     def hold(self) -> Iterator[None]:
         """Wait for the turn (at most ``timeout`` seconds, then :class:`AuditLogError`)."""
+        fd = self.take()
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def take(self) -> int:
+        """:meth:`hold` without the context manager (whose own cost showed on every append):
+        wait for the turn and return the descriptor to pass to :meth:`give`."""
         fd = self._file()
         delay, deadline = _FIRST_WAIT, 0.0
         while True:
@@ -58,10 +67,12 @@ class WriterTurn:
                     ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, _LONGEST_WAIT)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        return fd
+
+    @staticmethod
+    def give(fd: int) -> None:
+        """End the turn taken by :meth:`take`."""
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _file(self) -> int:
         if self._pid != os.getpid():

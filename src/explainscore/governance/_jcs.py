@@ -1,10 +1,10 @@
-"""RFC 8785 (JSON Canonicalization Scheme) at the speed of the standard library's encoder.
+"""RFC 8785 (JSON Canonicalization Scheme) at the speed of a C JSON encoder.
 
 The audit log hashes every record's RFC 8785 form. The ``rfc8785`` package writes it in pure
 Python, about 1 ms for one explanation record (40 inputs, attributions, reason codes): more
 than the rest of an audited ``explain_one``. This module gives the same bytes from one call
-of ``json.dumps``'s C encoder, after one walk that rewrites the few values where Python's
-JSON and RFC 8785 differ:
+of a C encoder (see below), and only where the text shows one is needed, one walk that
+rewrites the few values where Python's JSON and RFC 8785 differ:
 
 * **Numbers.** RFC 8785 writes a double as ECMAScript's ``Number.prototype.toString``
   does; Python writes ``repr``. Both take the shortest digits that read back to the same
@@ -21,6 +21,15 @@ JSON and RFC 8785 differ:
   and the control characters, with the same short forms (``\\n``, ...) and lower-case
   ``\\u00xx`` for the rest.
 
+The encoder is ``orjson``'s when it is installed (a dependency: measured 10 to 12 times
+faster than ``json.dumps`` on an explanation record of 1.8 kB and on 40 inputs, 2.7 against
+26 to 32 microseconds), else the standard library's. Both write the same text for valid
+values: sorted keys (code points), UTF-8, the escapes above, and doubles in their shortest
+round-trip digits (``orjson`` lays some out differently, e.g. ``0.00001`` for ``1e-05``;
+the check in :func:`jcs_dumps` sends every double either could lay out unlike RFC 8785 to
+the walk). What ``orjson`` refuses (an
+int beyond 64 bits, a lone surrogate, a subclass it does not know) goes to the standard one.
+
 Values must be valid already (finite floats, str keys, ints RFC 8785 can write, no lone
 surrogates): the audit log checks them before encoding (``_audit_canon``). The tests compare
 every byte with the ``rfc8785`` package over generated values.
@@ -31,7 +40,15 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Callable
 from typing import Any
+
+_orjson_dumps: Callable[..., bytes] | None
+try:
+    from orjson import OPT_SORT_KEYS as _SORT_KEYS
+    from orjson import dumps as _orjson_dumps
+except ImportError:  # pragma: no cover - a dependency; the standard library does the same
+    _orjson_dumps, _SORT_KEYS = None, 0
 
 __all__ = ["es_number", "jcs_dumps"]
 
@@ -41,8 +58,14 @@ _EXACT_INT = 2.0**53
 _encode = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
 ).encode
-# Keys holding characters from U+E000 up may sort differently by UTF-16 code units.
-_HIGH_CHAR = re.compile("[\ue000-\U0010ffff]")
+# Keys holding characters from U+E000 up may sort differently by UTF-16 code units: in
+# UTF-8, their lead bytes are EE and EF (up to U+FFFF) and F0-F4 (beyond); no other byte
+# of UTF-8 text is as high.
+_BELOW_HIGH_LEAD = bytes(range(0xEE))
+# What the C encoder writes for a number RFC 8785 lays out otherwise: an exponent ("1e-07",
+# "1e+16") or an integral value ("2.0"), followed inside an array or object by "," "]" or "}".
+_MARKS = (b"e-", b"e+", b".0,", b".0]", b".0}")
+_DIGITS = frozenset(b"0123456789")
 
 
 class _NeedsPackageError(Exception):
@@ -80,25 +103,43 @@ def jcs_dumps(value: Any) -> bytes:
     """The RFC 8785 bytes of ``value`` (already validated: see the module docstring)."""
     cls = value.__class__
     if cls is str or cls is int or cls is bool or value is None:
-        return _encode(value).encode("utf-8")  # a key, a hash, a name: no walk needed
+        return _encoded(value)  # a key, a hash, a name: no walk needed
     if cls is float:
         return _float_text(value).encode("ascii")
-    # Most values need no walk at all: the C encoder writes every double as repr() does,
-    # which is RFC 8785's text unless repr uses an exponent (always signed: "e-07", "e+16")
-    # or writes an integral value ("2.0"); inside an array or object such a number is
-    # followed by "," "]" or "}". If the text holds none of these (a superset: a string may
-    # hold them too) and no character that could sort a key differently, it is the answer.
-    text = _encode(value)
-    if (
-        "e-" not in text
-        and "e+" not in text
-        and ".0," not in text
-        and ".0]" not in text
-        and ".0}" not in text
-        and (text.isascii() or _HIGH_CHAR.search(text) is None)
-    ):
-        return text.encode("utf-8")
+    # Most values need no walk at all: the C encoder writes every double in its shortest
+    # round-trip digits, which is RFC 8785's text unless it uses an exponent (always signed:
+    # "1e-07", "1e+16"; orjson "1e-7") or writes an integral value ("2.0"). If the text
+    # holds none of these marks after a digit (a superset: a string may hold them too) and
+    # no character that could sort a key differently, it is the answer.
+    data = _encoded(value)
+    if _plain_layout(data):
+        return data
     return _walked(value)
+
+
+def _plain_layout(data: bytes) -> bool:
+    """Whether ``data`` (the C encoder's text of an array or object) is RFC 8785's already."""
+    for mark in _MARKS:
+        # Found by bytes.find (a regular expression over every byte cost more than the
+        # encoding); only a digit before a mark makes a number of it: English is full of
+        # "e-" ("pre-approved"). A container's text starts with a bracket, so at > 0.
+        at = data.find(mark)
+        while at > 0:
+            if data[at - 1] in _DIGITS:
+                return False
+            at = data.find(mark, at + 1)
+    # Every byte below EE deleted: what is left is a high lead byte (one C loop).
+    return data.isascii() or not data.translate(None, _BELOW_HIGH_LEAD)
+
+
+def _encoded(value: Any) -> bytes:
+    """``value`` as the C encoder writes it: sorted keys, UTF-8, shortest doubles."""
+    if _orjson_dumps is not None:
+        try:
+            return _orjson_dumps(value, option=_SORT_KEYS)
+        except TypeError:  # orjson.JSONEncodeError: what it does not take, json.dumps may
+            pass
+    return _encode(value).encode("utf-8")
 
 
 def _walked(value: Any) -> bytes:
