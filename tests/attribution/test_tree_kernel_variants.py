@@ -89,6 +89,8 @@ def test_every_variant_of_the_mask_kernels_gives_the_same_bits(budget: int) -> N
     core, rows = _plain_core(budget)
     plan = core._plan
     assert core._special is None
+    # Merged sibling leaves among them when value tables fit (``KIND_PAIR``).
+    assert (core.n_pairs > 0) == (budget > 0)
     weights, words, subsets = plan[24], plan[5], plan[23]
     results = []
     for direct in (core._direct_weights, weights):

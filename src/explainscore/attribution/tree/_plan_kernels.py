@@ -80,11 +80,13 @@ prefetch: Any = _prefetch
 __all__ = [
     "direct_slot_values",
     "disagree_value",
+    "fill_pairs",
     "fill_tables",
     "layout_trees",
     "leaf_keep",
     "path_factors",
     "prefetch",
+    "sibling_pairs",
     "trailing_zeros",
 ]
 
@@ -386,6 +388,81 @@ def _fill_tables(
                     inside = (1.0 - z[s]) * (ka - subsets[sub + (a ^ (1 << s))])
                     tables[off + a * d + s] = inside if (a >> s) & 1 else c
     return expected
+
+
+def sibling_pairs(leaves: Any, leaf_d: Any, leaf_kind: Any, p_parent: Any, p_ud: Any) -> Any:
+    """Which leaves begin a *pair*: the leaf at index ``i`` and its right sibling at ``i + 1``,
+    both leaves with value tables (kind 2), under a node whose player is new on the path (it
+    adds one to the distinct players above it, ``ud``), so its slot is ``d - 1``.
+
+    Such siblings differ only in that last slot: the row contradicts it at exactly one of
+    them, so the right leaf's agree set is the left one's with bit ``d - 1`` flipped and one
+    table indexed by the left leaf's agree set holds both (:func:`fill_pairs`). A node whose
+    player repeats an ancestor's does not qualify: when the row contradicts that ancestor the
+    two agree sets are equal, and the pair would need one more index bit.
+    """
+    n = leaves.shape[0]
+    if n < 2:
+        return np.zeros(n, dtype=bool)
+    parent = p_parent[leaves]
+    pair = np.zeros(n, dtype=bool)
+    # Preorder, left before right: two sibling leaves are adjacent nodes, the left one first.
+    # The first leaf of a pair is never the second of another (a node has two children).
+    pair[:-1] = (
+        (parent[:-1] == parent[1:])
+        & (leaves[:-1] + 1 == leaves[1:])
+        & (leaf_kind[:-1] == 2)
+        & (leaf_kind[1:] == 2)
+        & (p_ud[np.maximum(parent[:-1], 0)] == leaf_d[:-1] - 1)
+    )
+    return pair
+
+
+def fill_pairs(
+    first: Any, pair_off: Any, leaf_d: Any, leaf_sub: Any, leaf_slot: Any, slot_z: Any,
+    subsets: Any, tables: Any,
+) -> None:  # fmt: skip
+    """Fill the table of each pair whose left leaf is ``first[i]`` (an index into the leaf
+    arrays; the right leaf is the next) at ``tables[pair_off[i]:]``: for every agree set ``A``
+    of the left leaf, the ``d`` sums ``V_L[A][s] + V_R[A ^ (1 << d - 1)][s]``, where ``V`` is a
+    leaf's slot values, the same floats a kind-2 table holds (:func:`fill_tables`). Needs both
+    leaves' subset tables and zero fractions, filled first."""
+    _fill_pairs(first, pair_off, leaf_d, leaf_sub, leaf_slot, slot_z, subsets, tables)
+
+
+@njit(cache=_CACHE, nogil=True, inline="always")
+def _slot_value(a: int, s: int, ka: float, c: float, sub: int, z: float, K: Any) -> float:
+    """Slot ``s``'s value of a leaf for agree set ``a`` (``ka = K[a]``, ``c`` the value of a
+    slot outside ``a``), the float :func:`_fill_tables` stores."""
+    if (a >> s) & 1:
+        return float((1.0 - z) * (ka - K[sub + (a ^ (1 << s))]))
+    return c
+
+
+@njit(cache=_CACHE, nogil=True)
+def _fill_pairs(
+    first: Any, pair_off: Any, leaf_d: Any, leaf_sub: Any, leaf_slot: Any, slot_z: Any,
+    subsets: Any, tables: Any,
+) -> None:  # fmt: skip
+    """The kernel of :func:`fill_pairs`."""
+    for i in range(first.shape[0]):
+        lf = first[i]
+        d = leaf_d[lf]
+        full = (1 << d) - 1
+        top = 1 << (d - 1)
+        off = pair_off[i]
+        sl, sr = leaf_sub[lf], leaf_sub[lf + 1]
+        ol, orr = leaf_slot[lf], leaf_slot[lf + 1]
+        for a in range(1 << d):
+            b = a ^ top  # the right leaf's agree set
+            kl = subsets[sl + a]
+            kr = subsets[sr + b]
+            cl = disagree_value(a, full & ~a, kl, sl, ol, subsets, slot_z) if a != full else 0.0
+            cr = disagree_value(b, full & ~b, kr, sr, orr, subsets, slot_z) if b != full else 0.0
+            for s in range(d):
+                vl = _slot_value(a, s, kl, cl, sl, slot_z[ol + s], subsets)
+                vr = _slot_value(b, s, kr, cr, sr, slot_z[orr + s], subsets)
+                tables[off + a * d + s] = vl + vr
 
 
 def leaf_keep(leaves: Any, tree_leaf_start: Any, p_parent: Any, p_slot: Any) -> Any:

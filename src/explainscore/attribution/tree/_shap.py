@@ -19,6 +19,17 @@ arithmetic for Linear TreeShap (Yu et al., 2022). The price is ``2^d`` floats pe
 once (FastTreeSHAP v2's trade, with one table per leaf instead of one per (leaf, player)). Leaves
 whose tables would exceed the memory budget are computed exactly without a table, in
 O(d * |A|) per leaf, so the result never depends on the budget beyond rounding.
+
+Sibling leaves
+--------------
+Two leaves under one node whose player is new on their path differ only in that node's slot,
+which the row contradicts at exactly one of them: one table, indexed by the left leaf's agree
+set, holds the pair's summed slot values (``_plan_kernels.sibling_pairs``, ``fill_pairs``).
+The kernels then visit one entry instead of two leaves (on the benchmark XGBoost, 300 trees of
+depth 6: 5,958 visits per row instead of 9,528, and 14 instead of 21 MB of tables). A pair's
+two values are added before they reach the accumulator, which may change the last bit against
+adding them one by one; every driver reads the same table, so one lead's values still equal
+the batch's bit for bit.
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ from ...exceptions import ParameterError
 from ._ensemble import FLAG_CATEGORICAL, FLAG_ZERO_MISSING, TreeEnsemble
 from ._mask_kernels import (
     KIND_DIRECT,
+    KIND_PAIR,
     KIND_SUBSETS,
     KIND_VALUES,
     block_work,
@@ -42,7 +54,7 @@ from ._mask_kernels import (
     mask_parallel,
     mask_rows,
 )
-from ._plan_kernels import fill_tables, layout_trees, leaf_keep
+from ._plan_kernels import fill_pairs, fill_tables, layout_trees, leaf_keep, sibling_pairs
 from ._shap_kernels import shap_parallel, shap_serial
 
 __all__ = ["TreeShapCore", "path_dependent_shap"]
@@ -132,6 +144,25 @@ def _internal_first(
         p_ratio[order],
     )
     return arrays, tree_internal.astype(np.int64)
+
+
+def _entries(
+    tabled: npt.NDArray[np.bool_], second: npt.NDArray[np.bool_], tree_leaf_start: Any
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The mask kernels' entries: one per pair (its left leaf) or single leaf, each tree's
+    entries with a value or pair table (``tabled``) first, then its other leaves, each group
+    in preorder. Returns the entries' indices into the leaf arrays and each tree's first entry.
+
+    The single-row kernel prefetches the rows of the whole first group before it reads them
+    (see ``mask_rows``); the block kernel follows the same order, so both add the same floats
+    in the same order. Any order of a tree's leaves is exact: ``leaf_keep`` works out the
+    slots two consecutive entries share from their common ancestor.
+    """
+    tree = np.repeat(np.arange(tree_leaf_start.shape[0] - 1), np.diff(tree_leaf_start))
+    e = np.flatnonzero(~second)
+    order = np.lexsort((e, ~tabled[e], tree[e]))
+    e = e[order].astype(np.int64)
+    return e, np.searchsorted(tree[e], np.arange(tree_leaf_start.shape[0])).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -229,7 +260,11 @@ class TreeShapCore:
     n_table_leaves, n_direct_leaves : int
         Leaves with and without a table.
     n_value_leaves : int
-        Table leaves whose table holds the slot values themselves (the fastest kind).
+        Table leaves whose slot values are tabled themselves (the fastest kind), alone or in a
+        pair.
+    n_pairs : int
+        Pairs of sibling value leaves that share one table of their summed values (see
+        ``_mask_kernels``): the kernels visit them once.
     """
 
     def __init__(
@@ -261,34 +296,53 @@ class TreeShapCore:
         #: Leaf values in a library's dtype (``shap_values_and_margin``), made on first use.
         self._library_leaves: dict[np.dtype[Any], npt.NDArray[Any]] = {}
         kind = self._leaf_kinds(leaf_d, memory_budget, values=self._masks)
+        # Sibling leaves merged into one table (the mask kernels only; see ``_mask_kernels``).
+        if self._masks:
+            paired = sibling_pairs(leaves, leaf_d, kind, p_parent, lay.p_ud)
+        else:
+            paired = np.zeros(leaves.shape[0], dtype=bool)
+        second = np.concatenate(([False], paired[:-1])) if leaves.size else paired
+        # The leaves of a pair keep their subset tables (the pair's table is built from
+        # them); their values live in the pair's table only.
+        own = np.where(paired | second, KIND_SUBSETS, kind).astype(np.int8)
         sub = kind != KIND_DIRECT
-        val = kind == KIND_VALUES
+        val = own == KIND_VALUES
         sub_sizes = np.where(sub, np.left_shift(1, leaf_d.astype(np.int64)), 0)
         val_sizes = np.where(val, np.left_shift(1, leaf_d.astype(np.int64)) * leaf_d, 0)
+        pair_sizes = np.where(paired, np.left_shift(1, leaf_d.astype(np.int64)) * leaf_d, 0)
         leaf_sub = np.where(sub, np.cumsum(sub_sizes) - sub_sizes, -1).astype(np.int64)
         leaf_table = np.where(val, np.cumsum(val_sizes) - val_sizes, -1).astype(np.int64)
+        # Pair tables follow the single leaves' value tables in the same array.
+        pair_table = int(val_sizes.sum()) + np.cumsum(pair_sizes) - pair_sizes
+        leaf_table = np.where(paired, pair_table, leaf_table).astype(np.int64)
         slot_sizes = leaf_d.astype(np.int64)
         leaf_slot = (np.cumsum(slot_sizes) - slot_sizes).astype(np.int64)
-        tables = np.zeros(int(val_sizes.sum()), dtype=np.float64)
+        tables = np.zeros(int(val_sizes.sum() + pair_sizes.sum()), dtype=np.float64)
         subsets = np.zeros(int(sub_sizes.sum()), dtype=np.float64)
         slot_z = np.zeros(int(slot_sizes.sum()), dtype=np.float64)
         slot_player = np.zeros(int(slot_sizes.sum()), dtype=np.int32)
         weights = _shapley_weights(max(max_d, 1))
         expected = fill_tables(
-            leaves, leaf_d, kind, leaf_table, leaf_sub, leaf_slot, p_parent, p_slot, p_ratio,
+            leaves, leaf_d, own, leaf_table, leaf_sub, leaf_slot, p_parent, p_slot, p_ratio,
             p_player, p_value, weights, slot_z, slot_player, tables, subsets,
         )  # fmt: skip
+        first = np.flatnonzero(paired).astype(np.int64)
+        fill_pairs(first, leaf_table[first], leaf_d, leaf_sub, leaf_slot, slot_z, subsets, tables)
         self.expected_value = float(expected + ensemble.base_offset[self.output])
-        self.n_value_leaves = int(val.sum())
+        self.n_value_leaves = int((kind == KIND_VALUES).sum())
         self.n_table_leaves = int(sub.sum())
         self.n_direct_leaves = int(leaves.shape[0] - self.n_table_leaves)
+        self.n_pairs = int(first.shape[0])
         node_arrays = lay.node_arrays
         if self._masks:
-            keep = leaf_keep(leaves, tree_leaf_start, p_parent, p_slot)
+            e, tree_entry_start = _entries(paired | (kind == KIND_VALUES), second, tree_leaf_start)
+            e_leaves = leaves[e]
+            keep = leaf_keep(e_leaves, tree_entry_start, p_parent, p_slot)
+            e_kind = np.where(paired, KIND_PAIR, kind).astype(np.int8)[e]
             self._plan: tuple[Any, ...] = (
                 *node_arrays, p_left, p_right, p_slot, p_value, tree_node_start, tree_internal,
-                tree_leaf_start, leaves, leaf_d, kind, leaf_table, leaf_sub, leaf_slot, keep,
-                slot_z, slot_player, tables, subsets, weights,
+                tree_entry_start, e_leaves, leaf_d[e], e_kind, leaf_table[e], leaf_sub[e],
+                leaf_slot[e], keep, slot_z, slot_player, tables, subsets, weights,
             )  # fmt: skip
         else:
             self._plan = (
