@@ -100,6 +100,25 @@ def test_next_best_action_on_the_lane_matches_the_batch_path() -> None:
     assert any(r.next_best_action is not None for r in slow)
     for i in range(30):
         _same(em.explain_one(rows[i]), slow[i])
+    # Rows already at every target: nothing to suggest, as in a batch (the lane skips the
+    # re-scoring); rows at one of two targets of a column may still get the other.
+    single = Catalog.model_validate(
+        {"features": {"x1": {"actionable": {"targets": [-1.0], "text": "Setting x1"}}}}
+    )
+    one = ExplainedModel(model, background=X.to_numpy()[:200], catalog=single)
+    at_target = rows.copy()
+    at_target[:, 1] = -1.0
+    for fast, slow_record in zip(
+        [one.explain_one(r) for r in at_target], one.explain(at_target), strict=True
+    ):
+        assert fast.next_best_action is None
+        _same(fast, slow_record)
+    at_one = rows.copy()
+    at_one[:, 0] = 1.5
+    slow = em.explain(at_one)
+    assert any(r.next_best_action is not None for r in slow)
+    for i in range(30):
+        _same(em.explain_one(at_one[i]), slow[i])
 
 
 def test_rows_the_lane_cannot_take_get_the_batch_path_errors() -> None:
@@ -162,6 +181,8 @@ def test_bank_pipeline_lane_matches_the_batch_path_with_a_categorical_action() -
     slow = em.explain(X_new)
     assert any(r.next_best_action is not None for r in slow)  # "contact": a category
     records = _records(X_new)
+    # Leads already at the action's target (not re-scored on the lane) and leads not at it.
+    assert {rec["contact"] == "cellular" for rec in records} == {True, False}
     for i, rec in enumerate(records):
         assert lane.accept(rec) is not None
         _same(em.explain_one(rec), slow[i])
@@ -263,3 +284,42 @@ def test_json_leads_take_the_lane_none_as_missing_and_a_list_of_one_record() -> 
                 em.explain_one(record).model_dump()["attributions"]
                 == (slow[i].model_dump()["attributions"])
             )
+
+
+def test_lane_reads_cell_types_once_and_still_leaves_text_to_the_batch_path() -> None:
+    """``accept`` skips the per-cell text check for rows of plain floats, ints and Nones:
+    any other cell type (a str or bytes subclass, a numpy scalar, a bool) still gets it."""
+
+    class Label(str):
+        pass
+
+    X, y = _data(nan=True)
+    model = XGBClassifier(n_estimators=20, max_depth=3, n_jobs=1).fit(X, y)
+    em = ExplainedModel(model, background=X.iloc[:200], top_k=3)
+    em.explain_one(X.iloc[0].to_dict())
+    lane = em.engine_.lane
+    assert lane is not None
+    names = list(X.columns)
+    base = [float(v) for v in X.iloc[1]]
+    slow = em.explain(X.iloc[[1]])[0]
+    # Text in any form is left to the batch path, which parses or reports it by column.
+    for text in ("0.5", Label("0.5"), b"0.5"):
+        cells = list(base)
+        cells[2] = text
+        assert lane.accept(cells) is None
+        assert lane.accept(dict(zip(names, cells, strict=True))) is None
+    # Numbers of other types are taken, as the same floats.
+    for number in (np.float64(base[2]), np.float32(0.5), 1, True):
+        cells = list(base)
+        cells[2] = number
+        taken = lane.accept(cells)
+        assert taken is not None
+        assert taken[1][0, 2] == float(number)
+    # Ints and Nones together: the Nones are missing values, the record is the batch's.
+    cells = list(base)
+    cells[3] = None
+    taken = lane.accept(cells)
+    assert taken is not None
+    assert taken[0][3] is None
+    assert np.isnan(taken[1][0, 3])
+    _same(em.explain_one(dict(zip(names, base, strict=True))), slow)

@@ -292,3 +292,120 @@ def test_compose_takes_the_callers_order() -> None:
         order = np.argsort(-np.abs(c), kind="stable").tolist()
         mine = writer.compose(0.4, c, [1.0] * 8, order=order)
         assert mine == writer.compose(0.4, c, [1.0] * 8)
+
+
+def _factor_in_steps(writer: ReasonWriter, j: int, value, contribution: float) -> str:
+    """A factor's text built step by step (special words, or the template with {value}
+    replaced and capitalized, then the direction around it): what ``factor`` must give."""
+    from explainscore.reasons._format import format_value, special_text
+
+    loc = writer.locale
+    entry = writer.catalog.entry(writer.names[j])
+    up = contribution > 0
+    fact = special_text(entry, value, loc) if entry.special_values else None
+    if fact is None:
+        template, capitalize = writer._templates[j][up]
+        fact = template.replace("{value}", format_value(entry, value, loc, today=writer.today))
+        if capitalize:
+            fact = fact[:1].upper() + fact[1:]
+    else:
+        fact = fact[:1].upper() + fact[1:]
+    before, after = writer._around[up][writer._strength(contribution)]
+    return before + fact + after
+
+
+@pytest.mark.parametrize("locale", ["en", "de"])
+def test_factor_texts_joined_in_advance_read_as_built_in_steps(locale: str) -> None:
+    # ``factor`` joins the direction and the template around the value in advance where the
+    # template names the value once and does not start with it; every other template takes
+    # the steps. Both must give the text the steps give, for every format, value and
+    # strength, and codes whose fields are the factor's.
+    import datetime as dt
+
+    cat = Catalog.from_mapping(
+        {
+            "plain": {},
+            "unit": {"unit": {"en": "kg", "de": "Kilo"}, "decimals": 1},
+            "twice": {"display_name": "a {value} b"},
+            "starts": {"phrases": {"en": {"up": "{value} visits", "down": "{value}"}}},
+            "braces": {"phrases": {"en": {"up": "{x} {value} {y}", "down": "no value {z}"}}},
+            "special": {"special_values": {"-1": "never contacted", "0": {"en": "zero"}}},
+            "labels": {"format": "category", "value_labels": {"tel": {"en": "phone"}}},
+            "pct": {"format": "percent", "decimals": 1},
+            "money": {"format": "currency", "currency": "USD"},
+            "days": {"format": "days"},
+            "int": {"format": "integer"},
+            "flag": {"format": "boolean"},
+            "when": {"format": "date_recency"},
+            "empty": {"phrases": {"en": {"up": "", "down": "{value}{value}"}}},
+        }
+    )
+    names = list(cat.features)
+    writer = ReasonWriter(
+        catalog=cat,
+        config=ReasonConfig(locale=locale),
+        feature_names=names,
+        output_space="log_odds",
+        probability=True,
+        today=dt.date(2026, 1, 31),
+    )
+    values = [
+        0.0, -1, -1.0, 0, 3, 1234.5678, 0.000123, -2.5e7, float("nan"), None, True, False,
+        "tel", "email", "", "2026-01-01", dt.date(2026, 1, 30),
+    ]  # fmt: skip
+    contributions = [-3.0, -1.0, -0.5, -0.2, -0.01, 0.0, 0.01, 0.2, 0.5, 1.0, 3.0]
+    joined = 0
+    for j, name in enumerate(names):
+        for value in values:
+            for c in contributions:
+                try:
+                    expected = _factor_in_steps(writer, j, value, c)
+                except (TypeError, ValueError):
+                    with pytest.raises((TypeError, ValueError)):
+                        writer.factor(j, value, c)
+                    continue
+                code = writer.factor(j, value, c)
+                assert code.text == expected, (name, value, c)
+                assert (code.feature, code.direction, code.contribution) == (
+                    name, "up" if c > 0 else "down", c,
+                )  # fmt: skip
+                assert code.code == writer._codes[j][c > 0]
+                joined += writer._pieces[j][c > 0] is not None
+    assert joined > 0  # the joined-in-advance form served some of them
+    assert writer._pieces[names.index("twice")] == (None, None)
+    if locale == "en":  # the catalog's English phrases start with the value
+        assert writer._pieces[names.index("starts")] == (None, None)
+
+
+def test_reason_codes_built_without_validation_are_the_validated_ones() -> None:
+    import copy
+    import pickle
+
+    from explainscore._records import ReasonCode
+
+    # ``_trusted`` sets what ``model_construct`` does for a model with no post-init, private
+    # attributes, aliases or extra fields: if one is added, it must change too.
+    assert ReasonCode.__pydantic_post_init__ is None
+    assert not ReasonCode.__private_attributes__
+    assert ReasonCode.model_config.get("extra") in (None, "ignore", "forbid")
+    assert all(f.alias is None for f in ReasonCode.model_fields.values())
+    fast = ReasonCode._trusted("A_UP", "a", True, 0.25, "A is 1, which raises the score")
+    slow = ReasonCode.model_validate(
+        {"code": "A_UP", "feature": "a", "direction": "up", "contribution": 0.25,
+         "text": "A is 1, which raises the score"}
+    )  # fmt: skip
+    built = ReasonCode.model_construct(**slow.model_dump())
+    for other in (slow, built):
+        assert fast == other
+        assert hash(fast) == hash(other)
+        assert list(fast.__dict__.items()) == list(other.__dict__.items())
+        assert fast.model_fields_set == other.model_fields_set
+        assert fast.__pydantic_extra__ == other.__pydantic_extra__
+        assert fast.__pydantic_private__ == other.__pydantic_private__
+        assert fast.model_dump_json() == other.model_dump_json()
+    assert pickle.loads(pickle.dumps(fast)) == slow
+    assert copy.deepcopy(fast) == slow
+    assert fast.model_copy(update={"text": "x"}).text == "x"
+    with pytest.raises(Exception, match="frozen"):
+        fast.text = "changed"  # type: ignore[misc]
+    assert ReasonCode._trusted("B_DOWN", "b", False, -1.0, "t").direction == "down"

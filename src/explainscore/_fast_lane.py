@@ -55,6 +55,11 @@ FloatArray = npt.NDArray[np.float64]
 _AGREE = 1e-5
 _INF = math.inf
 _NAN = math.nan
+_NONE = type(None)
+#: Exact cell types that are never text (``isinstance(v, _TEXT)`` is False for them).
+_PLAIN = frozenset({float, int, _NONE})
+_TEXT = (str, bytes)
+_ARRAY: frozenset[type] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -253,7 +258,11 @@ class FastLane:
             return cells, x
         if self.codes is not None:
             return self._accept_coded(values)
-        if not isinstance(values, np.ndarray) and any(v is None for v in values):
+        # The cells' exact types, read once: a row of plain floats, ints and Nones (the
+        # common one) holds no text, so the per-cell checks below are skipped for it.
+        # (An array's cells are checked by its dtype instead.)
+        kinds = _ARRAY if isinstance(values, np.ndarray) else set(map(type, values))
+        if _NONE in kinds:
             # None is JSON's missing value: the same NaN the batch path reads it as (and
             # reports as None below); text is still left to the batch path.
             values = [_NAN if v is None else v for v in values]
@@ -265,7 +274,7 @@ class FastLane:
             return None
         if isinstance(values, np.ndarray) and values.dtype.kind not in "fiub":
             return None  # object arrays may hold text that float() would parse
-        if not isinstance(values, np.ndarray) and any(isinstance(v, str | bytes) for v in values):
+        if not kinds <= _PLAIN and any(isinstance(v, _TEXT) for v in values):
             return None  # the batch path parses text and reports it by column
         cells = x[0].tolist()
         # A sum of floats is finite only when every term is: the common, complete row is
@@ -379,16 +388,19 @@ class FastLane:
         exact_check(total, base, output, self.tolerance)
         action = None
         if self.candidates and writer.config.next_best_action != "off":
-            changed = self._changed(cells, x)
-            if changed is None:  # pragma: no cover - every target is checked at build
-                raise RuntimeError("a next-best-action change the lane cannot score")
-            new_scores = self.link(self._raw(changed))[:, None]
             same = np.array([cells[c] == t for c, (_, t) in zip(
                 self._candidate_cols, self.candidates, strict=True
             )])[:, None]  # fmt: skip
-            action = choose_actions(
-                self.candidates, new_scores, scores, same, catalog=catalog, locale=writer.locale
-            )[0]
+            # A lead already at every target value has no change to suggest (``choose_actions``
+            # gives None whatever the new scores): it is not re-scored.
+            if not (same.dtype == np.bool_ and same.all()):
+                changed = self._changed(cells, x)
+                if changed is None:  # pragma: no cover - every target is checked at build
+                    raise RuntimeError("a next-best-action change the lane cannot score")
+                new_scores = self.link(self._raw(changed))[:, None]
+                action = choose_actions(
+                    self.candidates, new_scores, scores, same, catalog=catalog, locale=writer.locale
+                )[0]
         # One stable sort by |contribution| serves the reason and the record's top columns.
         order: list[int] = (-np.abs(row)).argsort(kind="stable").tolist()
         composed = writer.compose(score, row, cells, action, order=order)

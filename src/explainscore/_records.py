@@ -80,13 +80,22 @@ class ReasonCode(BaseModel):
     ) -> ReasonCode:
         """A code explainscore built from values of the right types, without validating them:
         every factor of every lead gets one, and validation cost a third of a Spark batch."""
-        return cls.model_construct(
-            code=code,
-            feature=feature,
-            direction="up" if up else "down",
-            contribution=contribution,
-            text=text,
-        )
+        fields = {
+            "code": code,
+            "feature": feature,
+            "direction": "up" if up else "down",
+            "contribution": contribution,
+            "text": text,
+        }
+        # What ``model_construct`` sets, without its per-field alias and default lookups (they
+        # were a fifth of a lead's reason): every field, in order; no extra or private values.
+        made = cls.__new__(cls)
+        _set = object.__setattr__  # a frozen model: set once, as ``model_construct`` does
+        _set(made, "__dict__", fields)
+        _set(made, "__pydantic_fields_set__", set(fields))
+        _set(made, "__pydantic_extra__", None)
+        _set(made, "__pydantic_private__", None)
+        return made
 
 
 class NextBestAction(BaseModel):

@@ -180,6 +180,9 @@ class ReasonWriter:
         self._heads = {
             label: _split(loc.head, "score", band=label) for label in labels if "\0" not in label
         }
+        # ``ScoreBands.band`` unrolled: (threshold, label) from the highest, then the last.
+        self._band_steps = tuple(zip(bands.thresholds, labels, strict=False))
+        self._band_last = labels[-1]
         # The factor text around the phrase, by (lowers, raises) and strength (strong,
         # normal, slight): ``loc.factor`` with its direction filled in, split at the phrase.
         self._around = tuple(
@@ -189,6 +192,20 @@ class ReasonWriter:
             )
             for direction in (loc.down, loc.up)
         )
+        # A factor's whole text around its value, by column, direction and strength: one
+        # join per factor. None where the template does not name the value exactly once or
+        # starts with it (capitalized after it is in): ``factor`` then builds it in steps.
+        self._pieces: list[tuple[tuple[tuple[str, str], ...] | None, ...]] = []
+        for column_templates in self._templates:
+            by_direction: list[tuple[tuple[str, str], ...] | None] = []
+            for raises, (template, capitalize) in enumerate(column_templates):
+                parts = template.split("{value}")
+                by_direction.append(
+                    None
+                    if capitalize or len(parts) != 2
+                    else tuple((b + parts[0], parts[1] + a) for b, a in self._around[raises])
+                )
+            self._pieces.append(tuple(by_direction))
 
     # --- one factor -------------------------------------------------------------------------
 
@@ -207,7 +224,6 @@ class ReasonWriter:
         up = contribution > 0
         fact = special_text(entry, value, loc) if entry.special_values else None
         if fact is None:
-            template, capitalize = self._templates[j][up]
             number = self._numbers[j]
             if number is not None and type(value) in (float, int) and value == value:
                 # What ``format_value`` gives a non-missing number in these formats.
@@ -215,6 +231,17 @@ class ReasonWriter:
                 value_text = f"{text} {number[1]}" if number[1] else text
             else:
                 value_text = format_value(entry, value, loc, today=self.today)
+            pieces = self._pieces[j][up]
+            if pieces is not None:  # the steps below, joined in advance
+                before, after = pieces[self._strength(contribution)]
+                return ReasonCode._trusted(
+                    self._codes[j][up],
+                    self.names[j],
+                    up,
+                    float(contribution),
+                    before + value_text + after,
+                )
+            template, capitalize = self._templates[j][up]
             # Plain replacement, not str.format: catalog text may hold other braces.
             fact = template.replace("{value}", value_text)
             if capitalize:
@@ -264,7 +291,11 @@ class ReasonWriter:
         """
         cfg = self.config
         loc = self.locale
-        band = cfg.score_bands.band(score, loc.band_labels)
+        band = self._band_last
+        for threshold, label in self._band_steps:
+            if score >= threshold:
+                band = label
+                break
         around = self._heads.get(band)
         if around is None:  # pragma: no cover - a label holding the split marker itself
             head = loc.head.format(band=band, score=self.score_text(score))
