@@ -556,18 +556,25 @@ def _fill(
         _put(cells["output"], rows, batch.outputs[idx], numeric=True)
         _put(cells["base_value"], rows, batch.base_values[idx], numeric=True)
         code_cols, text_cols = reason_code_columns(batch, layout.top_k)
-        for i, pos in zip(idx, rows, strict=True):
-            cells["band"][pos] = batch.bands[i] or None
-            cells["reason"][pos] = batch.reasons[i]
-            for j in range(layout.top_k):
-                cells[f"reason_code_{j + 1}"][pos] = code_cols[j][i]
-                cells[f"reason_text_{j + 1}"][pos] = text_cols[j][i]
-            action = batch.next_best_actions[i]
-            cells["next_best_action"][pos] = None if action is None else action.text
-            flags = batch.review_reasons[i] if batch.review_reasons else ()
-            cells["review_reasons"][pos] = list(flags)
-            cells["model_version"][pos] = batch.model_version
-            cells["explained_at"][pos] = batch.explained_at
+        # Column by column (a task's batch is thousands of rows): each text column is one
+        # list built in one pass, then written to its output positions.
+        at = idx.tolist()
+        bands, reasons, actions = batch.bands, batch.reasons, batch.next_best_actions
+        flags = batch.review_reasons
+        texts: dict[str, list[Any]] = {
+            "band": [bands[i] or None for i in at],
+            "reason": [reasons[i] for i in at],
+            "next_best_action": [None if (a := actions[i]) is None else a.text for i in at],
+            "review_reasons": [list(flags[i]) for i in at] if flags else [[] for _ in at],
+            "model_version": [batch.model_version] * len(at),
+            "explained_at": [batch.explained_at] * len(at),
+        }
+        for j in range(layout.top_k):
+            codes, words = code_cols[j], text_cols[j]
+            texts[f"reason_code_{j + 1}"] = [codes[i] for i in at]
+            texts[f"reason_text_{j + 1}"] = [words[i] for i in at]
+        for name, column in texts.items():
+            _put_list(cells[name], rows, column)
     if layout.attributions:
         for j, name in _shown_features_of(batch):
             _put(cells[f"contrib_{name}"], rows, batch.attributions[idx, j], numeric=True)
@@ -581,6 +588,14 @@ def _shown_features(em: Any) -> list[tuple[int, str]]:
 
 def _shown_features_of(batch: Any) -> list[tuple[int, str]]:
     return [(j, n) for j, n in enumerate(batch.feature_names) if n not in batch.hidden]
+
+
+def _put_list(target: list[Any], rows: np.ndarray[Any, Any], values: list[Any]) -> None:
+    if len(values) == len(target) and np.array_equal(rows, np.arange(len(target))):
+        target[:] = values  # every row explained, in order: the common batch
+    else:
+        for pos, value in zip(rows.tolist(), values, strict=True):
+            target[pos] = value
 
 
 def _put(
