@@ -222,6 +222,24 @@ def test_other_boosters_compile_bit_for_bit(
     assert compiled._full_model is None
 
 
+def test_the_command_line_stops_a_paused_compiled_bundle(
+    bundle: Path, rows: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from explainscore.cli import main
+
+    rows.to_csv(tmp_path / "leads.csv", index=False)
+    out = tmp_path / "out.csv"
+    argv = ["explain", str(bundle), "--input", str(tmp_path / "leads.csv"), "--output", str(out)]
+    monkeypatch.setenv("EXPLAINSCORE_KILL_SWITCH", "1")
+    assert main([*argv, "--allow-unsigned"]) != 0
+    assert "paused" in capsys.readouterr().err
+    assert not out.exists()
+    monkeypatch.setenv("EXPLAINSCORE_KILL_SWITCH", "0")
+    assert main([*argv, "--allow-unsigned"]) == 0
+    assert out.exists()
+
+
 def test_a_model_the_tables_cannot_reproduce_has_no_compiled_form(
     bank: tuple[pd.DataFrame, Any], tmp_path: Path
 ) -> None:
