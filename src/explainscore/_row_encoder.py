@@ -89,6 +89,20 @@ class RowEncoder:
             "_num_slope": np.concatenate([a.slope for a in numeric] or [np.empty(0)]),
             "_cat_tables": [(c.column, c.table, c.unknown) for c in self.categorical],
             "_num_missing": [a.missing for a in numeric],
+            # For ``encode_frame``: each text column's label -> row, and its rows stacked,
+            # the unseen-category row last (zeros where there is none: never read then).
+            "_cat_stacked": [
+                (
+                    {label: i for i, label in enumerate(c.table)},
+                    np.vstack(
+                        [
+                            *c.table.values(),
+                            np.zeros(len(c.outputs)) if c.unknown is None else c.unknown,
+                        ]
+                    ),
+                )
+                for c in self.categorical
+            ],
             "_cat_out": np.concatenate(
                 [c.outputs for c in self.categorical] or [np.empty(0, np.intp)]
             ),
@@ -105,6 +119,9 @@ class RowEncoder:
         init=False, repr=False, compare=False
     )
     _num_missing: list[FloatArray | None] = field(init=False, repr=False, compare=False)
+    _cat_stacked: list[tuple[dict[str, int], FloatArray]] = field(
+        init=False, repr=False, compare=False
+    )
     _cat_out: IntArray = field(init=False, repr=False, compare=False)
 
     @classmethod
@@ -267,10 +284,8 @@ class RowEncoder:
                 if a.missing is None:
                     return None
                 out[np.ix_(lost, a.outputs)] = a.missing
-        for c in self.categorical:
-            labels = list(c.table)
-            index = {label: i for i, label in enumerate(labels)}
-            other = len(labels)
+        for c, (index, table) in zip(self.categorical, self._cat_stacked, strict=True):
+            other = len(index)
             codes = np.fromiter(
                 (
                     index.get(v, other) if type(v) is str else -1
@@ -281,8 +296,6 @@ class RowEncoder:
             )
             if np.any(codes < 0) or (c.unknown is None and np.any(codes == other)):
                 return None  # a missing or non-text cell, or an unseen one with no table
-            fill = c.unknown if c.unknown is not None else np.zeros(len(c.outputs))
-            table = np.vstack([*(c.table[v] for v in labels), fill])
             out[:, c.outputs] = table[codes]
         return out
 

@@ -35,6 +35,7 @@ import os
 import re
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -358,6 +359,43 @@ def load(
         return _load_pickle(target, trust=trust)
     if not target.is_dir():
         raise ModelFileError(f"No saved model at {target}: expected a directory from save().")
+    bundle = _open_bundle(
+        target,
+        overrides,
+        require_sign_off=require_sign_off,
+        trusted_keys=trusted_keys,
+        on_version_mismatch=on_version_mismatch,
+    )
+    return _full_model(
+        bundle,
+        trust=trust,
+        require_sign_off=require_sign_off,
+        trusted_keys=trusted_keys,
+        overrides=overrides,
+    )
+
+
+@dataclass(frozen=True)
+class _Bundle:
+    """A saved directory after every check that runs before the model file is unpacked."""
+
+    manifest: Manifest
+    data: Mapping[str, bytes]  # every listed file, its digest checked
+    fingerprint: str
+    card: Any
+    side: Mapping[str, Any]  # catalog, policy, background
+    content: set[str]  # the overrides that change what the model says
+
+
+def _open_bundle(
+    target: Path,
+    overrides: Mapping[str, Any],
+    *,
+    require_sign_off: bool,
+    trusted_keys: Keyring | str | Path | None,
+    on_version_mismatch: str,
+) -> _Bundle:
+    """Manifest, listed files and their digests, the sign-off, versions and side files."""
     content = _check_overrides(overrides)
     raw_manifest, manifest = _read_manifest(target)
     data = _read_listed_files(target, manifest)
@@ -366,14 +404,26 @@ def load(
     if require_sign_off:
         _check_sign_off(card, fingerprint, content, trusted_keys)
     _check_versions(manifest, on_version_mismatch)
-    side = _read_side_files(data)
-    model = load_model_file(data[_MODEL_FILE], name=_MODEL_FILE, trust=trust)
+    return _Bundle(manifest, data, fingerprint, card, _read_side_files(data), content)
+
+
+def _full_model(
+    bundle: _Bundle,
+    *,
+    trust: bool,
+    require_sign_off: bool,
+    trusted_keys: Keyring | str | Path | None,
+    overrides: Mapping[str, Any],
+) -> Any:
+    """The ExplainedModel of an opened bundle: ``model.skops`` unpacked from the bytes
+    whose digest was checked (never read again from the directory)."""
+    model = load_model_file(bundle.data[_MODEL_FILE], name=_MODEL_FILE, trust=trust)
     return _assemble(
         model,
-        manifest,
-        side,
-        card=None if content else card,
-        fingerprint=fingerprint,
+        bundle.manifest,
+        bundle.side,
+        card=None if bundle.content else bundle.card,
+        fingerprint=bundle.fingerprint,
         require_sign_off=require_sign_off,
         trusted_keys=trusted_keys,
         overrides=overrides,
@@ -395,47 +445,55 @@ def load_for_batch(
     library versions); then no scikit-learn is imported unless a row needs the full model.
     """
     target = Path(path)
-    kwargs = {"trust": trust, "require_sign_off": require_sign_off,
-              "trusted_keys": trusted_keys, **overrides}  # fmt: skip
     if (
         target.suffix.lower() in _PICKLE_SUFFIXES
         or not target.is_dir()
         or not set(overrides) <= {"top_k", "catalog"}
     ):
-        return load(target, **kwargs)
-    content = _check_overrides(overrides)
-    raw_manifest, manifest = _read_manifest(target)
-    if COMPILED_FILE_NAME not in manifest.files:
-        return load(target, **kwargs)
-    data = _read_listed_files(target, manifest)
-    fingerprint = bundle_fingerprint(raw_manifest)
-    card = _read_card(target)
-    if require_sign_off:
-        _check_sign_off(card, fingerprint, content, trusted_keys)
-    _check_versions(manifest, "warn")
-    side = _read_side_files(data)
+        return load(target, trust=trust, require_sign_off=require_sign_off,
+                    trusted_keys=trusted_keys, **overrides)  # fmt: skip
+    bundle = _open_bundle(
+        target,
+        overrides,
+        require_sign_off=require_sign_off,
+        trusted_keys=trusted_keys,
+        on_version_mismatch="warn",
+    )
+
+    def full() -> Any:
+        return _full_model(
+            bundle,
+            trust=trust,
+            require_sign_off=require_sign_off,
+            trusted_keys=trusted_keys,
+            overrides=overrides,
+        )
+
+    if COMPILED_FILE_NAME not in bundle.manifest.files:
+        return full()
     from ._compiled import open_compiled
     from ._params import check_int
     from .reasons._catalog import as_catalog
 
-    top_k = overrides.get("top_k", manifest.params.top_k)
+    top_k = overrides.get("top_k", bundle.manifest.params.top_k)
     check_int(top_k, "top_k", "ExplainedModel", low=1)
-    catalog = as_catalog(overrides["catalog"]) if "catalog" in overrides else side["catalog"]
-    if content:
-        card = None  # an override that changes what the model says voids its card
+    catalog = as_catalog(overrides["catalog"]) if "catalog" in overrides else bundle.side["catalog"]
+    # An override that changes what the model says voids its card (as ``load`` does).
+    card = None if bundle.content else bundle.card
+    fingerprint = bundle.fingerprint
     signed_off = require_sign_off or (
         card is not None and card.is_signed_off(fingerprint, keyring=trusted_keys)
     )
-    version = manifest.params.model_version or fingerprint.split(":")[1][:12]
+    version = bundle.manifest.params.model_version or fingerprint.split(":")[1][:12]
     return open_compiled(
-        data[COMPILED_FILE_NAME],
+        bundle.data[COMPILED_FILE_NAME],
         catalog=catalog,
-        policy=side["policy"],
+        policy=bundle.side["policy"],
         fingerprint=fingerprint,
         version=version,
         top_k=top_k,
         signed_off=signed_off,
-        full=lambda: load(target, **kwargs),
+        full=full,  # the bytes already checked: a fallback reads nothing again
     )
 
 
