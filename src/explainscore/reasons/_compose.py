@@ -180,9 +180,6 @@ class ReasonWriter:
         self._heads = {
             label: _split(loc.head, "score", band=label) for label in labels if "\0" not in label
         }
-        # ``ScoreBands.band`` unrolled: (threshold, label) from the highest, then the last.
-        self._band_steps = tuple(zip(bands.thresholds, labels, strict=False))
-        self._band_last = labels[-1]
         # The factor text around the phrase, by (lowers, raises) and strength (strong,
         # normal, slight): ``loc.factor`` with its direction filled in, split at the phrase.
         self._around = tuple(
@@ -291,11 +288,7 @@ class ReasonWriter:
         """
         cfg = self.config
         loc = self.locale
-        band = self._band_last
-        for threshold, label in self._band_steps:
-            if score >= threshold:
-                band = label
-                break
+        band = cfg.score_bands.band(score, loc.band_labels)
         around = self._heads.get(band)
         if around is None:  # pragma: no cover - a label holding the split marker itself
             head = loc.head.format(band=band, score=self.score_text(score))
