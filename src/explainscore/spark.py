@@ -574,7 +574,7 @@ def _fill(
             texts[f"reason_code_{j + 1}"] = [codes[i] for i in at]
             texts[f"reason_text_{j + 1}"] = [words[i] for i in at]
         for name, column in texts.items():
-            _put_list(cells[name], rows, column)
+            _put(cells[name], rows, column, numeric=False)
     if layout.attributions:
         for j, name in _shown_features_of(batch):
             _put(cells[f"contrib_{name}"], rows, batch.attributions[idx, j], numeric=True)
@@ -590,19 +590,11 @@ def _shown_features_of(batch: Any) -> list[tuple[int, str]]:
     return [(j, n) for j, n in enumerate(batch.feature_names) if n not in batch.hidden]
 
 
-def _put_list(target: list[Any], rows: np.ndarray[Any, Any], values: list[Any]) -> None:
-    if len(values) == len(target) and np.array_equal(rows, np.arange(len(target))):
-        target[:] = values  # every row explained, in order: the common batch
-    else:
-        for pos, value in zip(rows.tolist(), values, strict=True):
-            target[pos] = value
-
-
-def _put(
-    target: Any, rows: np.ndarray[Any, Any], values: np.ndarray[Any, Any], *, numeric: bool
-) -> None:
+def _put(target: Any, rows: np.ndarray[Any, Any], values: Any, *, numeric: bool) -> None:
     if numeric:
         target[rows] = np.asarray(values, dtype=np.float64)
+    elif len(values) == len(target) and np.array_equal(rows, np.arange(len(target))):
+        target[:] = list(values)  # every row explained, in order: the common batch
     else:
-        for pos, value in zip(rows, values, strict=True):
+        for pos, value in zip(rows.tolist(), values, strict=True):
             target[pos] = value
