@@ -159,6 +159,20 @@ def test_input_that_is_not_a_frame_goes_to_the_full_model(bundle: Path, rows: pd
     assert compiled._full_model is not None
 
 
+def test_the_fallback_uses_the_bytes_checked_at_open(
+    bundle: Path, rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    """A model file swapped after the bundle was opened is never read: the full model comes
+    from the ``model.skops`` bytes whose digest was checked when ``load_for_batch`` ran."""
+    import shutil
+
+    copy = Path(shutil.copytree(bundle, tmp_path / "copy"))
+    compiled = load_for_batch(copy)
+    (copy / "model.skops").write_bytes(b"swapped after the check")
+    records = rows.iloc[:3].to_dict("records")
+    assert_same(compiled.explain(records), explainscore.load(bundle).explain(records))
+
+
 def test_a_signed_bundle_is_compiled_and_signed_off(
     bundle: Path, rows: pd.DataFrame, signers: Any, tmp_path: Path
 ) -> None:

@@ -28,7 +28,8 @@ exact (one-hot lookups, passthrough numbers, an imputer's fill), dense output, n
 categories. ``compiled_bytes`` then checks the compiled engine against the full one on the
 reference rows, byte for byte, and writes nothing on any difference. At run time a row the
 tables do not cover (an unseen category the encoder has no row for, a missing value the
-Pipeline has no fill for) sends its whole batch to the full model, loaded then, once.
+Pipeline has no fill for) sends its whole batch to the full model, unpacked then, once, from
+the bytes ``io.load_for_batch`` already checked.
 """
 
 from __future__ import annotations
